@@ -1,0 +1,112 @@
+"""The home folder: every artefact Spotifier writes lives under one directory.
+
+Resolution order: the `--home` option, else `$SPOTIFIER_HOME`, else `./spotifier-home`.
+
+    >>> h = Home(Path("/tmp/x"))
+    >>> h.model_dir("als").as_posix()
+    '/tmp/x/models/als'
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_HOME = "spotifier-home"
+
+
+@dataclass(frozen=True)
+class Home:
+    root: Path
+
+    @classmethod
+    def resolve(cls, home: str | os.PathLike[str] | None = None) -> Home:
+        if home is None:
+            home = os.environ.get("SPOTIFIER_HOME") or DEFAULT_HOME
+        return cls(Path(home).expanduser().resolve())
+
+    @property
+    def store_path(self) -> Path:
+        return self.root / "store.duckdb"
+
+    @property
+    def matrices_dir(self) -> Path:
+        return self.root / "matrices"
+
+    @property
+    def splits_dir(self) -> Path:
+        return self.root / "splits"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def results_dir(self) -> Path:
+        return self.root / "results"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.root / "report"
+
+    @property
+    def generated_dir(self) -> Path:
+        """Where `spotifier demo` writes its generated world."""
+        return self.root / "generated"
+
+    def split_dir(self, name: str) -> Path:
+        return self.splits_dir / name
+
+    def model_dir(self, name: str, split: str | None = None) -> Path:
+        """A saved model's folder; models trained on a split live under `models/<split>/<name>`."""
+        return self.models_dir / name if split is None else self.models_dir / split / name
+
+    def ensure(self) -> Home:
+        self.root.mkdir(parents=True, exist_ok=True)
+        return self
+
+
+@contextmanager
+def atomic_dir(target: Path) -> Iterator[Path]:
+    """Yield a temporary sibling folder; on success it replaces `target` in one rename.
+
+    Nothing half-written is ever visible at `target`: on error the temporary folder is removed
+    and the previous `target` (if any) is left untouched.
+    """
+    import shutil
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        yield tmp
+        old = None
+        if target.exists():
+            old = target.with_name(f".{target.name}.old")
+            if old.exists():
+                shutil.rmtree(old)
+            target.rename(old)
+        tmp.rename(target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+@contextmanager
+def atomic_file(target: Path, mode: str = "wb") -> Iterator[object]:
+    """Open a temporary sibling for writing; rename it over `target` only on success."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, mode) as fh:
+            yield fh
+        tmp.replace(target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

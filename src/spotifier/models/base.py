@@ -1,0 +1,330 @@
+"""The recommender contract, and the shared code every model relies on.
+
+A model implements `_fit(data)` and `_score(queries)`; this base class does the rest once:
+seeds are never returned, results are unique, top-k is `argpartition` then a stable sort (ties
+broken by the lower track index), and short lists are back-filled by popularity so that `k`
+is always filled when the catalogue allows. Persistence is `config.json` + `arrays.npz`
+(`allow_pickle=False`).
+
+Batch-first: `recommend(queries, k)` takes a sequence of `Query` and returns a
+`Recommendations` block of shape (len(queries), k). Where fewer than `k` tracks exist besides the
+seeds, the row is padded with item -1 and score NaN. Back-filled items carry score NaN too
+("no opinion from the model").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Self, TypeAlias
+
+import numpy as np
+import scipy.sparse as sp
+
+from spotifier.data import Query, TrainingData
+from spotifier.errors import InvalidInputError, NotFoundError
+
+Scores: TypeAlias = np.ndarray | sp.csr_matrix
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Every model's config derives from this; each hyperparameter is declared once, here."""
+
+    seed: int = 0
+
+
+@dataclass(frozen=True, eq=False)
+class Recommendations:
+    """items: int32 (n, k), -1 = padding; scores: float32 (n, k), NaN = back-fill or padding."""
+
+    items: np.ndarray
+    scores: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        keep = self.items[i] >= 0
+        return self.items[i][keep], self.scores[i][keep]
+
+
+class Recommender(ABC):
+    """Base class of every model. Subclasses set `name`, `config_class`, `_fit`, `_score`."""
+
+    name: ClassVar[str] = ""
+    config_class: ClassVar[type[ModelConfig]] = ModelConfig
+    #: How many queries `_score` receives at once (dense scorers keep batch x n_tracks floats).
+    batch_size: ClassVar[int] = 256
+    #: True when the model answers zero-seed, titled queries itself (else the chain routes them).
+    handles_titles: ClassVar[bool] = False
+
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        self.config = config if config is not None else self.config_class()
+        if not isinstance(self.config, self.config_class):
+            raise TypeError(f"{type(self).__name__} needs a {self.config_class.__name__}")
+        self.n_tracks = 0
+        self.popularity_order = np.array([], dtype=np.int32)
+        self.popularity_counts = np.array([], dtype=np.int64)
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, data: TrainingData) -> Self:
+        self.n_tracks = data.n_tracks
+        counts = data.interactions.track_counts
+        self.popularity_counts = counts.astype(np.int64)
+        # Most frequent first; equal counts by lower index, so the order is deterministic.
+        self.popularity_order = np.lexsort((np.arange(len(counts)), -counts)).astype(np.int32)
+        self._fit(data)
+        return self
+
+    @abstractmethod
+    def _fit(self, data: TrainingData) -> None:
+        """Learn from the training playlists."""
+
+    @abstractmethod
+    def _score(self, queries: Sequence[Query]) -> Scores:
+        """Scores for a batch of queries.
+
+        Return either a dense float32 array (len(queries), n_tracks) where -inf (or NaN) means
+        "not a candidate", or a CSR matrix of the same shape whose stored entries are the
+        candidates. Seeds may be scored; the base class removes them.
+        """
+
+    @property
+    def is_fitted(self) -> bool:
+        return self.n_tracks > 0
+
+    # ----------------------------------------------------------------- recommending
+    def recommend(self, queries: Sequence[Query], k: int = 500) -> Recommendations:
+        if not self.is_fitted:
+            raise NotFoundError(f"model '{self.name}' is not fitted")
+        if k < 1:
+            raise InvalidInputError(f"k must be at least 1, got {k}")
+        n = len(queries)
+        items = np.full((n, k), -1, dtype=np.int32)
+        scores = np.full((n, k), np.nan, dtype=np.float32)
+        for start in range(0, n, self.batch_size):
+            batch = queries[start : start + self.batch_size]
+            block = self._score(batch)
+            for j, query in enumerate(batch):
+                row_items, row_scores = self._top_k(block, j, query, k)
+                items[start + j, : len(row_items)] = row_items
+                scores[start + j, : len(row_scores)] = row_scores
+        return Recommendations(items, scores)
+
+    def _top_k(self, block: Scores, j: int, query: Query, k: int) -> tuple[np.ndarray, np.ndarray]:
+        seeds = np.unique(query.seeds[(query.seeds >= 0) & (query.seeds < self.n_tracks)])
+        if sp.issparse(block):
+            row = sp.csr_matrix(block[[j]])
+            cand = np.asarray(row.indices, dtype=np.int64)
+            vals = np.asarray(row.data, dtype=np.float32)
+        else:
+            dense = np.asarray(block[j], dtype=np.float32)
+            cand = np.flatnonzero(np.isfinite(dense))
+            vals = dense[cand]
+        if len(seeds):
+            keep = ~np.isin(cand, seeds)
+            cand, vals = cand[keep], vals[keep]
+        finite = np.isfinite(vals)
+        cand, vals = cand[finite], vals[finite]
+        chosen, chosen_scores = top_k_stable(cand, vals, k)
+        need = k - len(chosen)
+        if need > 0:
+            fill = self._backfill(np.concatenate([seeds, chosen]).astype(np.int64), need)
+            chosen = np.concatenate([chosen, fill])
+            chosen_scores = np.concatenate(
+                [chosen_scores, np.full(len(fill), np.nan, dtype=np.float32)]
+            )
+        return chosen.astype(np.int32), chosen_scores.astype(np.float32)
+
+    def _backfill(self, exclude: np.ndarray, need: int) -> np.ndarray:
+        """The `need` most popular tracks not in `exclude`."""
+        take = self.popularity_order[: need + len(exclude)]
+        take = take[~np.isin(take, exclude)]
+        return take[:need].astype(np.int64)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: Path) -> None:
+        """Write config.json and arrays.npz into `path` (which must exist)."""
+        path = Path(path)
+        config = {"model": self.name, "config": dataclasses.asdict(self.config)}
+        (path / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        state = dict(self._state())
+        state["_n_tracks"] = np.array([self.n_tracks], dtype=np.int64)
+        state["_popularity_order"] = self.popularity_order
+        state["_popularity_counts"] = self.popularity_counts
+        with open(path / "arrays.npz", "wb") as fh:
+            np.savez(fh, **pack_arrays(state))  # type: ignore[arg-type]
+        self._save_extra(path)
+
+    @classmethod
+    def load(cls, path: Path) -> Recommender:
+        """Load a model saved by `save`; the class comes from config.json via the registry."""
+        from spotifier.models.registry import model_class
+
+        path = Path(path)
+        config_file = path / "config.json"
+        if not config_file.exists():
+            raise NotFoundError(f"no saved model in {path} (config.json missing)")
+        try:
+            spec = json.loads(config_file.read_text())
+            klass = model_class(spec["model"]) if cls is Recommender else cls
+            config = config_from_dict(klass.config_class, spec.get("config", {}))
+        except (KeyError, ValueError, TypeError) as exc:
+            raise InvalidInputError(f"{config_file}: not a Spotifier model config ({exc})") from exc
+        model = klass(config)
+        with np.load(path / "arrays.npz", allow_pickle=False) as npz:
+            arrays = unpack_arrays({key: npz[key] for key in npz.files})
+        model.n_tracks = int(arrays.pop("_n_tracks")[0])
+        model.popularity_order = arrays.pop("_popularity_order")
+        model.popularity_counts = arrays.pop("_popularity_counts")
+        model._set_state(arrays)
+        model._load_extra(path)
+        return model
+
+    def _state(self) -> Mapping[str, np.ndarray | sp.spmatrix]:
+        """The learned arrays to save (numeric or fixed-width string dtypes, or sparse)."""
+        return {}
+
+    def _set_state(self, arrays: dict[str, Any]) -> None:
+        """Restore what `_state` returned."""
+
+    def _save_extra(self, path: Path) -> None:
+        """Hook for models that save sub-models or files beside arrays.npz."""
+
+    def _load_extra(self, path: Path) -> None:
+        """Hook mirroring `_save_extra`."""
+
+    # ------------------------------------------------------------------ explanation
+    def explain(self, query: Query, items: np.ndarray) -> list[str | None]:
+        """A short human reason per recommended item, where the model can say one."""
+        return [None] * len(items)
+
+
+def top_k_stable(cand: np.ndarray, vals: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k highest `vals`, sorted descending; ties broken by the lower candidate id.
+
+    >>> top_k_stable(np.array([5, 3, 9, 1]), np.array([0.5, 0.9, 0.5, 0.1]), 3)
+    (array([3, 5, 9]), array([0.9, 0.5, 0.5]))
+    """
+    if len(cand) > k:
+        part = np.argpartition(-vals, k - 1)[:k]
+        kth = vals[part].min()
+        above = np.flatnonzero(vals > kth)
+        ties = np.flatnonzero(vals == kth)
+        ties = ties[np.argsort(cand[ties], kind="stable")][: k - len(above)]
+        sel = np.concatenate([above, ties])
+        cand, vals = cand[sel], vals[sel]
+    order = np.lexsort((cand, -vals))
+    return cand[order], vals[order]
+
+
+# ---------------------------------------------------------------------- helpers
+def pack_arrays(state: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """Flatten sparse matrices into plain arrays so np.savez needs no pickle."""
+    out: dict[str, np.ndarray] = {}
+    for key, value in state.items():
+        if sp.issparse(value):
+            csr = sp.csr_matrix(value)
+            out[f"{key}.__csr_data"] = csr.data
+            out[f"{key}.__csr_indices"] = csr.indices
+            out[f"{key}.__csr_indptr"] = csr.indptr
+            out[f"{key}.__csr_shape"] = np.asarray(csr.shape, dtype=np.int64)
+        else:
+            array = np.asarray(value)
+            if array.dtype == object:
+                array = array.astype(str)
+            out[key] = array
+    return out
+
+
+def unpack_arrays(arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in arrays.items():
+        if ".__csr_" in key:
+            base, part = key.split(".__csr_")
+            if part == "data":
+                out[base] = sp.csr_matrix(
+                    (
+                        value,
+                        arrays[f"{base}.__csr_indices"],
+                        arrays[f"{base}.__csr_indptr"],
+                    ),
+                    shape=tuple(int(x) for x in arrays[f"{base}.__csr_shape"]),
+                )
+        else:
+            out[key] = value
+    return out
+
+
+def config_from_dict(config_class: type[ModelConfig], values: Mapping[str, Any]) -> ModelConfig:
+    """Build a config from saved values; unknown keys are an error naming them."""
+    names = {f.name for f in dataclasses.fields(config_class)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise InvalidInputError(
+            f"unknown setting(s) {', '.join(unknown)} for {config_class.__name__}; "
+            f"known: {', '.join(sorted(names))}"
+        )
+    # JSON has no tuples: lists come back as tuples so configs compare equal after a round trip.
+    kwargs = {key: tuple(v) if isinstance(v, list) else v for key, v in values.items()}
+    return config_class(**kwargs)  # type: ignore[arg-type]
+
+
+def parse_overrides(config_class: type[ModelConfig], pairs: Sequence[str]) -> ModelConfig:
+    """Build a config from `key=value` strings, converting each value to the field's type.
+
+    >>> @dataclass(frozen=True)
+    ... class C(ModelConfig):
+    ...     k: int = 5
+    ...     alpha: float = 0.5
+    ...     cosine: bool = False
+    >>> parse_overrides(C, ["k=7", "cosine=true"])
+    C(seed=0, k=7, alpha=0.5, cosine=True)
+    """
+    hints = typing.get_type_hints(config_class)
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise InvalidInputError(f"--set expects key=value, got '{pair}'")
+        key, raw = (part.strip() for part in pair.split("=", 1))
+        if key not in hints:
+            raise InvalidInputError(
+                f"unknown setting '{key}' for {config_class.__name__}; "
+                f"known: {', '.join(sorted(f.name for f in dataclasses.fields(config_class)))}"
+            )
+        values[key] = convert_value(hints[key], raw, key)
+    return config_class(**values)
+
+
+def convert_value(kind: Any, raw: str, key: str) -> Any:
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(kind) if a is not type(None)]
+        if raw.lower() in ("none", "null", ""):
+            return None
+        kind = args[0]
+        origin = typing.get_origin(kind)
+    try:
+        if kind is bool:
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if kind is int:
+            return int(raw)
+        if kind is float:
+            return float(raw)
+        if origin is tuple:
+            (inner, *_rest) = typing.get_args(kind) or (str,)
+            return tuple(convert_value(inner, part, key) for part in raw.split(",") if part)
+        return raw
+    except ValueError as exc:
+        raise InvalidInputError(f"setting '{key}': cannot read '{raw}' as {kind}") from exc
