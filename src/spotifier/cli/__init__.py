@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from spotifier.cli import analysis, data, demo, evaluation, models, service
+from spotifier.cli import analysis, data, demo, evaluation, generate, models, service, tune
 from spotifier.cli.common import State
 from spotifier.errors import SpotifierError
 from spotifier.progress import set_quiet, stderr
@@ -45,7 +45,7 @@ def _root(
     ctx.obj = State(home_option=home)
 
 
-for _module in (data, evaluation, models, service, analysis, demo):
+for _module in (generate, data, evaluation, models, tune, service, analysis, demo):
     _module.register(app)
 
 
