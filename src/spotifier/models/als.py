@@ -1,0 +1,119 @@
+"""`als`: implicit-feedback matrix factorisation (implicit's ALS) with fold-in of the seeds.
+
+Training uses implicit's CPU ALS (confidence `alpha · x_ui`, conjugate-gradient steps). At query
+time a brand-new playlist's factor is the exact least-squares solution given the track factors
+(what implicit's `recalculate_user` computes):
+`(YᵀY + λI + Σ_s (c_s - 1) y_s y_sᵀ) x = Σ_s c_s y_s`.
+Each query is solved and scored on its own, so a batch gives exactly the one-by-one answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from spotifier.data import Query, TrainingData
+from spotifier.errors import require
+from spotifier.models.base import ModelConfig, Recommender, Scores
+from spotifier.progress import blas_threads, cpu_count
+
+
+@dataclass(frozen=True)
+class ALSConfig(ModelConfig):
+    """Hyperparameters of `als`.
+
+    factors: latent dimensions. regularization: λ. alpha: confidence of an observed track
+    (c = alpha for a presence). iterations: ALS sweeps.
+    Defaults chosen on validation playlists cut from the default world's training data
+    (see `bench/models_bench.py --tune`).
+    """
+
+    factors: int = 64
+    regularization: float = 0.05
+    alpha: float = 20.0
+    iterations: int = 15
+
+
+class ALS(Recommender):
+    """Matrix factorisation; queries are folded in from their seeds."""
+
+    name = "als"
+    config_class = ALSConfig
+    batch_size = 64
+    config: ALSConfig
+
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        super().__init__(config)
+        self.item_factors = np.zeros((0, self.config.factors), dtype=np.float32)  # type: ignore[attr-defined]
+        self._gram: np.ndarray | None = None
+
+    def _fit(self, data: TrainingData) -> None:
+        require("implicit", "models")
+        from implicit.cpu.als import AlternatingLeastSquares
+
+        cfg = self.config
+        with blas_threads(1):
+            model = AlternatingLeastSquares(
+                factors=cfg.factors,
+                regularization=cfg.regularization,
+                alpha=cfg.alpha,
+                iterations=cfg.iterations,
+                random_state=cfg.seed,
+                num_threads=cpu_count(),
+            )
+            model.fit(data.interactions.binary.astype(np.float32), show_progress=False)
+        self.item_factors = np.ascontiguousarray(model.item_factors, dtype=np.float32)
+        self._gram = None
+
+    @property
+    def gram(self) -> np.ndarray:
+        """YᵀY + λI in float64 (the part of every fold-in system shared by all queries)."""
+        if self._gram is None:
+            y = self.item_factors.astype(np.float64)
+            self._gram = y.T @ y + self.config.regularization * np.eye(y.shape[1])
+        return self._gram
+
+    def fold_in(self, query: Query) -> np.ndarray | None:
+        """The playlist factor for a query's seeds (None without any known seed)."""
+        seeds = np.unique(query.seeds[(query.seeds >= 0) & (query.seeds < self.n_tracks)])
+        if len(seeds) == 0:
+            return None
+        y = self.item_factors[seeds].astype(np.float64)
+        c = self.config.alpha
+        a = self.gram + (c - 1.0) * (y.T @ y)
+        b = c * y.sum(axis=0)
+        return np.linalg.solve(a, b).astype(np.float32)
+
+    def _score(self, queries: Sequence[Query]) -> Scores:
+        out = np.full((len(queries), self.n_tracks), -np.inf, dtype=np.float32)
+        with blas_threads(1):
+            for i, query in enumerate(queries):
+                factor = self.fold_in(query)
+                if factor is not None:
+                    out[i] = self.item_factors @ factor
+        return out
+
+    def _state(self) -> dict[str, Any]:
+        return {"item_factors": self.item_factors}
+
+    def _set_state(self, arrays: dict[str, Any]) -> None:
+        self.item_factors = np.ascontiguousarray(arrays["item_factors"], dtype=np.float32)
+        self._gram = None
+
+    def explain(self, query: Query, items: np.ndarray) -> list[str | None]:
+        """The seed whose factor is most aligned with each item."""
+        valid = np.flatnonzero((query.seeds >= 0) & (query.seeds < self.n_tracks))
+        out: list[str | None] = []
+        if len(valid) == 0:
+            return [None] * len(items)
+        seed_factors = self.item_factors[query.seeds[valid]]
+        for item in items.tolist():
+            if item < 0 or item >= self.n_tracks:
+                out.append(None)
+                continue
+            affinity = seed_factors @ self.item_factors[item]
+            out.append(f"like seed track {int(valid[int(np.argmax(affinity))]) + 1}")
+        return out

@@ -1,0 +1,99 @@
+"""`ease`: the closed-form item model (Steck 2019) on the most frequent tracks.
+
+`B = I - P · diag(1 / diag(P))` with `P = (XᵀX + λI)⁻¹`, float32, over the `n_items` most
+frequent tracks only (an N x N dense matrix). Tracks outside that vocabulary are never scored by
+the model and come from the popularity back-fill.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from spotifier.data import Query, TrainingData
+from spotifier.models.base import ModelConfig, Recommender, Scores
+from spotifier.models.similarity import fold_in
+from spotifier.progress import blas_threads
+
+
+@dataclass(frozen=True)
+class EASEConfig(ModelConfig):
+    """Hyperparameters of `ease`.
+
+    n_items: vocabulary = the most frequent tracks (memory and time grow as n_items² and
+    n_items³). l2: the ridge λ.
+    Defaults chosen on validation playlists cut from the default world's training data
+    (see `bench/models_bench.py --tune`).
+    """
+
+    n_items: int = 8000
+    l2: float = 200.0
+
+
+class EASE(Recommender):
+    """Embarrassingly shallow autoencoder restricted to a popular vocabulary."""
+
+    name = "ease"
+    config_class = EASEConfig
+    batch_size = 256
+    config: EASEConfig
+
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        super().__init__(config)
+        self.vocabulary = np.array([], dtype=np.int32)
+        self.weights = np.zeros((0, 0), dtype=np.float32)
+
+    def _fit(self, data: TrainingData) -> None:
+        cfg = self.config
+        counts = data.interactions.track_counts
+        order = np.lexsort((np.arange(len(counts)), -counts))
+        vocab = order[: cfg.n_items]
+        self.vocabulary = np.sort(vocab[counts[vocab] > 0]).astype(np.int32)
+        x = sp.csr_matrix(data.interactions.binary[:, self.vocabulary], dtype=np.float32)
+        with blas_threads():
+            gram = (x.T @ x).toarray().astype(np.float32)
+            gram[np.diag_indices_from(gram)] += cfg.l2
+            precision = np.linalg.inv(gram)
+            del gram
+            weights = precision / (-np.diag(precision))
+            weights[np.diag_indices_from(weights)] = 0.0
+        self.weights = np.ascontiguousarray(weights, dtype=np.float32)
+
+    def _score(self, queries: Sequence[Query]) -> Scores:
+        q = fold_in(queries, self.n_tracks)[:, self.vocabulary]
+        out = np.full((len(queries), self.n_tracks), -np.inf, dtype=np.float32)
+        has_seed = np.diff(q.indptr) > 0
+        if has_seed.any():
+            rows = np.flatnonzero(has_seed)
+            out[np.ix_(rows, self.vocabulary)] = np.asarray(sp.csr_matrix(q[rows]) @ self.weights)
+        return out
+
+    def _state(self) -> dict[str, Any]:
+        return {"vocabulary": self.vocabulary, "weights": self.weights}
+
+    def _set_state(self, arrays: dict[str, Any]) -> None:
+        self.vocabulary = arrays["vocabulary"].astype(np.int32)
+        self.weights = np.ascontiguousarray(arrays["weights"], dtype=np.float32)
+
+    def explain(self, query: Query, items: np.ndarray) -> list[str | None]:
+        """The seed with the largest weight toward each item."""
+        position = {int(t): i for i, t in enumerate(self.vocabulary.tolist())}
+        seeds = [
+            (pos, position[int(s)])
+            for pos, s in enumerate(query.seeds.tolist())
+            if int(s) in position
+        ]
+        out: list[str | None] = []
+        for item in items.tolist():
+            col = position.get(int(item))
+            if col is None or not seeds:
+                out.append(None)
+                continue
+            weights = [self.weights[row, col] for _, row in seeds]
+            best = int(np.argmax(weights))
+            out.append(f"like seed track {seeds[best][0] + 1}" if weights[best] > 0 else None)
+        return out

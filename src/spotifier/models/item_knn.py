@@ -1,0 +1,110 @@
+"""`item-knn` and the item-item scoring shared with `rp3beta`.
+
+Track-track similarity from co-occurrence in training playlists, `top_k` neighbours kept per
+track; a query's scores are the sum of its seeds' neighbour rows (one sparse product).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+from spotifier.data import Query, TrainingData
+from spotifier.errors import InvalidInputError
+from spotifier.models.base import ModelConfig, Recommender, Scores
+from spotifier.models.similarity import blocked_neighbours, contributions, fold_in
+from spotifier.progress import blas_threads
+
+
+class ItemItemModel(Recommender):
+    """Base of the item-item models: `similarity` (tracks x tracks CSR) is the whole state."""
+
+    batch_size = 512
+
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        super().__init__(config)
+        self.similarity = sp.csr_matrix((0, 0), dtype=np.float32)
+
+    def _score(self, queries: Sequence[Query]) -> Scores:
+        return sp.csr_matrix(fold_in(queries, self.n_tracks) @ self.similarity)
+
+    def _state(self) -> dict[str, Any]:
+        return {"similarity": self.similarity}
+
+    def _set_state(self, arrays: dict[str, Any]) -> None:
+        self.similarity = sp.csr_matrix(arrays["similarity"], dtype=np.float32)
+
+    def explain(self, query: Query, items: np.ndarray) -> list[str | None]:
+        """Which seeds (1-based positions in the query) pulled each item in."""
+        seeds = query.seeds
+        valid = np.flatnonzero((seeds >= 0) & (seeds < self.n_tracks))
+        rows = self.similarity[seeds[valid]]
+        reasons = contributions(rows, items, lambda s: str(int(valid[s]) + 1))
+        return [f"like seed track {r}" if r else None for r in reasons]
+
+
+@dataclass(frozen=True)
+class ItemKNNConfig(ModelConfig):
+    """Hyperparameters of `item-knn`.
+
+    similarity: 'cosine' (binary co-occurrence) or 'bm25' (co-occurrence in long playlists
+    counts less, BM25 length normalisation with `k1`, `b`). damping: similarity
+    `c_ij / (n_i^(1-damping) · n_j^damping)`, so 0.5 is cosine and larger values penalise
+    popular candidates more. neighbours: kept per track.
+    Defaults chosen on validation playlists cut from the default world's training data
+    (see `bench/models_bench.py --tune`).
+    """
+
+    similarity: Literal["cosine", "bm25"] = "cosine"
+    neighbours: int = 200
+    damping: float = 0.5
+    k1: float = 1.2
+    b: float = 0.75
+
+
+def bm25_row_weights(lengths: np.ndarray, k1: float, b: float) -> np.ndarray:
+    """BM25 saturation of a presence (tf = 1) in a playlist of each length.
+
+    >>> bm25_row_weights(np.array([10, 20, 30]), 1.2, 0.75).round(3).tolist()
+    [1.294, 1.0, 0.815]
+    """
+    avg = lengths.mean() if len(lengths) else 1.0
+    return (k1 + 1) / (1 + k1 * (1 - b + b * lengths / max(avg, 1e-12)))
+
+
+class ItemKNN(ItemItemModel):
+    """Cosine or BM25 track-track similarity with a popularity-damping exponent."""
+
+    name = "item-knn"
+    config_class = ItemKNNConfig
+    config: ItemKNNConfig
+
+    def _fit(self, data: TrainingData) -> None:
+        cfg = self.config
+        if cfg.similarity not in ("cosine", "bm25"):
+            raise InvalidInputError(
+                f"item-knn: similarity must be cosine or bm25, not {cfg.similarity!r}"
+            )
+        x = data.interactions.binary.astype(np.float32)
+        if cfg.similarity == "bm25":
+            weights = bm25_row_weights(np.diff(x.indptr).astype(np.float64), cfg.k1, cfg.b)
+            xw = sp.csr_matrix(sp.diags(weights.astype(np.float32)) @ x)
+        else:
+            xw = x
+        n = np.asarray(xw.sum(axis=0)).ravel().astype(np.float64)
+        n_safe = np.maximum(n, 1e-12)
+        row_norm = np.power(n_safe, -(1 - cfg.damping))
+        col_norm = np.power(n_safe, -cfg.damping).astype(np.float32)
+
+        def scale(block: sp.csr_matrix, rows: np.ndarray) -> sp.csr_matrix:
+            block = sp.csr_matrix(block @ sp.diags(col_norm))
+            return sp.csr_matrix(sp.diags(row_norm[rows].astype(np.float32)) @ block)
+
+        with blas_threads():
+            self.similarity = blocked_neighbours(
+                sp.csr_matrix(xw.T), x, cfg.neighbours, transform=scale
+            )

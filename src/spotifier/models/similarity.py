@@ -1,0 +1,140 @@
+"""Sparse building blocks shared by the neighbourhood models.
+
+Queries become a sparse (queries x tracks) matrix of their seeds (`fold_in`); item-item models
+are built block by block and keep only each row's strongest neighbours (`blocked_neighbours`),
+so memory stays bounded on large catalogues. Titles are stored as one UTF-8 byte array plus
+offsets (`pack_strings`), which `np.savez` writes without pickle.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from spotifier.data import Query
+
+
+def fold_in(queries: Sequence[Query], n_tracks: int) -> sp.csr_matrix:
+    """Queries x tracks, 1.0 where a seed is present; out-of-range ids are ignored.
+
+    >>> fold_in([Query(seeds=[2, 0, 2]), Query(seeds=[7, -1])], 3).toarray().tolist()
+    [[1.0, 0.0, 1.0], [0.0, 0.0, 0.0]]
+    """
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    for i, query in enumerate(queries):
+        seeds = query.seeds[(query.seeds >= 0) & (query.seeds < n_tracks)]
+        seeds = np.unique(seeds)
+        rows.append(np.full(len(seeds), i, dtype=np.int32))
+        cols.append(seeds.astype(np.int32))
+    row = np.concatenate(rows) if rows else np.array([], dtype=np.int32)
+    col = np.concatenate(cols) if cols else np.array([], dtype=np.int32)
+    m = sp.csr_matrix(
+        (np.ones(len(row), dtype=np.float32), (row, col)), shape=(len(queries), n_tracks)
+    )
+    m.sort_indices()
+    return m
+
+
+def top_k_per_row(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    """Keep each row's k largest stored values (ties: the lower column index wins).
+
+    >>> m = sp.csr_matrix(np.array([[3.0, 1.0, 2.0], [0.0, 5.0, 5.0]]))
+    >>> top_k_per_row(m, 1).toarray().tolist()
+    [[3.0, 0.0, 0.0], [0.0, 5.0, 0.0]]
+    """
+    m = sp.csr_matrix(m)
+    m.sum_duplicates()
+    counts = np.diff(m.indptr)
+    if len(counts) == 0 or counts.max(initial=0) <= k:
+        return m
+    rows = np.repeat(np.arange(m.shape[0]), counts)
+    order = np.lexsort((m.indices, -m.data, rows))
+    rank = np.arange(len(order)) - np.repeat(m.indptr[:-1], counts)
+    keep = order[rank < k]
+    keep.sort()  # back to row-major, column-sorted order
+    indptr = np.zeros(m.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.minimum(counts, k), out=indptr[1:])
+    return sp.csr_matrix((m.data[keep], m.indices[keep], indptr), shape=m.shape)
+
+
+def blocked_neighbours(
+    left: sp.csr_matrix,
+    right: sp.csr_matrix,
+    k: int,
+    transform: Callable[[sp.csr_matrix, np.ndarray], sp.csr_matrix] | None = None,
+    block: int = 2048,
+    drop_diagonal: bool = True,
+) -> sp.csr_matrix:
+    """`left @ right` (items x items), computed `block` rows at a time, top-k per row.
+
+    `transform(block_matrix, row_ids)` may reweight a block before the top-k cut (e.g. divide
+    columns by popularity). The diagonal (an item's similarity to itself) is dropped.
+    """
+    n = left.shape[0]
+    parts: list[sp.csr_matrix] = []
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        prod = sp.csr_matrix(left[start:stop] @ right)
+        rows = np.arange(start, stop)
+        if transform is not None:
+            prod = sp.csr_matrix(transform(prod, rows))
+        if drop_diagonal:
+            prod = prod.tocoo()
+            off = prod.row + start != prod.col
+            prod = sp.csr_matrix(
+                (prod.data[off], (prod.row[off], prod.col[off])), shape=(stop - start, n)
+            )
+        prod.eliminate_zeros()
+        parts.append(top_k_per_row(prod, k).astype(np.float32))
+    if not parts:
+        return sp.csr_matrix((0, right.shape[1]), dtype=np.float32)
+    out = sp.csr_matrix(sp.vstack(parts, format="csr"))
+    out.sort_indices()
+    return out
+
+
+def pack_strings(strings: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """UTF-8 bytes of all strings concatenated, and offsets (n + 1).
+
+    >>> data, offsets = pack_strings(["ab", "", "é"])
+    >>> unpack_strings(data, offsets)
+    ['ab', '', 'é']
+    """
+    encoded = [s.encode("utf-8") for s in strings]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    data = np.frombuffer(b"".join(encoded), dtype=np.uint8).copy()
+    return data, offsets
+
+
+def unpack_strings(data: np.ndarray, offsets: np.ndarray) -> list[str]:
+    raw = data.tobytes()
+    return [raw[a:b].decode("utf-8") for a, b in itertools.pairwise(offsets.tolist())]
+
+
+def contributions(
+    seed_rows: sp.csr_matrix, items: np.ndarray, names: Callable[[int], str], top: int = 3
+) -> list[str | None]:
+    """For each item, the `top` sources (rows of `seed_rows`) that gave it the most weight.
+
+    `seed_rows` is sources x tracks (e.g. the seeds' neighbour rows); the reason names the
+    sources through `names`.
+    """
+    csc = sp.csc_matrix(seed_rows)
+    out: list[str | None] = []
+    for item in items.tolist():
+        if item < 0 or item >= csc.shape[1]:
+            out.append(None)
+            continue
+        lo, hi = csc.indptr[item], csc.indptr[item + 1]
+        if lo == hi:
+            out.append(None)
+            continue
+        src, weight = csc.indices[lo:hi], csc.data[lo:hi]
+        order = np.lexsort((src, -weight))[:top]
+        out.append(", ".join(names(int(s)) for s in src[order]))
+    return out

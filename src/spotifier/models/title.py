@@ -1,0 +1,171 @@
+"""`title`: cold start from the playlist name.
+
+Training titles are normalized (MPD.md's rule: lower-case, punctuation to space) and grouped;
+each distinct title gets a track profile (how often each track appears in playlists of that name).
+A query's title is matched against the distinct titles by character n-gram TF-IDF cosine; the
+`neighbours` closest titles vote with weight `similarity^power · profile`. Playlists with blank
+titles are ignored. It answers every zero-seed titled query for the other models (see chain.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from spotifier.data import Query, TrainingData
+from spotifier.errors import require
+from spotifier.models.base import ModelConfig, Recommender, Scores
+from spotifier.models.similarity import pack_strings, top_k_per_row, unpack_strings
+from spotifier.mpd import normalize_name
+
+
+@dataclass(frozen=True)
+class TitleConfig(ModelConfig):
+    """Hyperparameters of `title`.
+
+    ngram_min, ngram_max: character n-gram lengths (inside word boundaries).
+    neighbours: distinct training titles that vote. power: vote weight = cosine ** power.
+    group_exponent: a title's profile is track counts / (playlists with that title) ** exponent
+    (1 = frequencies; below 1 trusts titles shared by many playlists more).
+    Defaults chosen on validation playlists cut from the default world's training data
+    (see `bench/models_bench.py --tune`).
+    """
+
+    ngram_min: int = 2
+    ngram_max: int = 4
+    neighbours: int = 50
+    power: float = 2.0
+    group_exponent: float = 0.5
+
+
+class TitleModel(Recommender):
+    """Scores tracks by the playlists whose titles look like the query's title."""
+
+    name = "title"
+    config_class = TitleConfig
+    handles_titles = True
+    batch_size = 256
+    config: TitleConfig
+
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        super().__init__(config)
+        self.title_bytes = np.array([], dtype=np.uint8)
+        self.title_offsets = np.zeros(1, dtype=np.int64)
+        self.profiles = sp.csr_matrix((0, 0), dtype=np.float32)
+        self.title_vectors = sp.csr_matrix((0, 0), dtype=np.float32)
+        self.vocab_bytes = np.array([], dtype=np.uint8)
+        self.vocab_offsets = np.zeros(1, dtype=np.int64)
+        self.idf = np.array([], dtype=np.float64)
+        self._vectorizer: Any = None
+        self._titles: list[str] | None = None
+
+    def _new_vectorizer(self, vocabulary: dict[str, int] | None = None) -> Any:
+        require("sklearn", "models")
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        cfg = self.config
+        return TfidfVectorizer(
+            analyzer="char_wb",
+            ngram_range=(cfg.ngram_min, cfg.ngram_max),
+            sublinear_tf=True,
+            dtype=np.float32,
+            vocabulary=vocabulary,
+        )
+
+    def _fit(self, data: TrainingData) -> None:
+        inter = data.interactions
+        normalized = np.array([normalize_name(str(t)) for t in inter.titles.tolist()], dtype=object)
+        titled = np.flatnonzero(normalized != "")
+        distinct, group = np.unique(normalized[titled].astype(str), return_inverse=True)
+        membership = sp.csr_matrix(
+            (np.ones(len(titled), dtype=np.float32), (group, titled)),
+            shape=(len(distinct), inter.n_playlists),
+        )
+        counts = sp.csr_matrix(membership @ inter.binary.astype(np.float32))
+        sizes = np.asarray(membership.sum(axis=1)).ravel()
+        scale = np.power(np.maximum(sizes, 1.0), -self.config.group_exponent).astype(np.float32)
+        self.profiles = sp.csr_matrix(sp.diags(scale) @ counts, dtype=np.float32)
+        self.title_bytes, self.title_offsets = pack_strings(distinct.tolist())
+        self._titles = distinct.tolist()
+        if len(distinct):
+            vectorizer = self._new_vectorizer()
+            self.title_vectors = sp.csr_matrix(
+                vectorizer.fit_transform(self._titles), dtype=np.float32
+            )
+            terms = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get)
+            self.vocab_bytes, self.vocab_offsets = pack_strings(terms)
+            self.idf = np.asarray(vectorizer.idf_, dtype=np.float64)
+            self._vectorizer = vectorizer
+        else:
+            self.title_vectors = sp.csr_matrix((0, 0), dtype=np.float32)
+
+    @property
+    def vectorizer(self) -> Any:
+        if self._vectorizer is None:
+            terms = unpack_strings(self.vocab_bytes, self.vocab_offsets)
+            vectorizer = self._new_vectorizer({term: i for i, term in enumerate(terms)})
+            vectorizer.idf_ = self.idf
+            self._vectorizer = vectorizer
+        return self._vectorizer
+
+    @property
+    def titles(self) -> list[str]:
+        if self._titles is None:
+            self._titles = unpack_strings(self.title_bytes, self.title_offsets)
+        return self._titles
+
+    def title_weights(self, queries: Sequence[Query]) -> sp.csr_matrix:
+        """Queries x distinct training titles: the kept titles' vote weights."""
+        names = [normalize_name(q.name or "") for q in queries]
+        n_titles = self.profiles.shape[0]
+        if n_titles == 0 or not any(names):
+            return sp.csr_matrix((len(queries), n_titles), dtype=np.float32)
+        vectors = sp.csr_matrix(self.vectorizer.transform(names), dtype=np.float32)
+        sims = sp.csr_matrix(vectors @ self.title_vectors.T)
+        sims.data = np.minimum(sims.data, 1.0)
+        sims.eliminate_zeros()
+        kept = top_k_per_row(sims, self.config.neighbours)
+        kept.data = np.power(kept.data, self.config.power).astype(np.float32)
+        return kept
+
+    def _score(self, queries: Sequence[Query]) -> Scores:
+        return sp.csr_matrix(self.title_weights(queries) @ self.profiles)
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "title_bytes": self.title_bytes,
+            "title_offsets": self.title_offsets,
+            "profiles": self.profiles,
+            "title_vectors": self.title_vectors,
+            "vocab_bytes": self.vocab_bytes,
+            "vocab_offsets": self.vocab_offsets,
+            "idf": self.idf,
+        }
+
+    def _set_state(self, arrays: dict[str, Any]) -> None:
+        self.title_bytes = arrays["title_bytes"]
+        self.title_offsets = arrays["title_offsets"]
+        self.profiles = sp.csr_matrix(arrays["profiles"], dtype=np.float32)
+        self.title_vectors = sp.csr_matrix(arrays["title_vectors"], dtype=np.float32)
+        self.vocab_bytes = arrays["vocab_bytes"]
+        self.vocab_offsets = arrays["vocab_offsets"]
+        self.idf = arrays["idf"]
+        self._vectorizer = None
+        self._titles = None
+
+    def explain(self, query: Query, items: np.ndarray) -> list[str | None]:
+        weights = self.title_weights([query])
+        rows = weights.indices[np.lexsort((weights.indices, -weights.data))]
+        valid = (items >= 0) & (items < self.n_tracks)
+        present = np.zeros((len(rows), len(items)), dtype=bool)
+        if len(rows):
+            present[:, valid] = self.profiles[rows][:, items[valid]].toarray() > 0
+        out: list[str | None] = []
+        for j in range(len(items)):
+            names = [f"'{self.titles[r]}'" for r in rows[present[:, j]][:3]]
+            out.append("in playlists named " + ", ".join(names) if names else None)
+        return out
