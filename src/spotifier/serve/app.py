@@ -1,0 +1,222 @@
+"""The FastAPI application: JSON API under /v1, the web page at /, OpenAPI docs at /docs.
+
+Every error is a JSON object `{"error": code, "message": text}` with a 4xx status: malformed JSON
+is 400, a body over `MAX_BODY_BYTES` is 413, a request that breaks the schema (types, `k`,
+seed count, unknown fields) is 422, an unknown model is 404. Handlers are plain functions, so
+FastAPI runs them on its thread pool; they only read the shared `Service`.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from spotifier import __version__
+from spotifier.errors import InvalidInputError, NotFoundError, SpotifierError
+from spotifier.serve.schemas import (
+    ContinuationRequest,
+    ContinuationResponse,
+    ErrorResponse,
+    Health,
+    ModelsResponse,
+    SearchResponse,
+)
+from spotifier.serve.search import MAX_LIMIT
+from spotifier.serve.service import MAX_BODY_BYTES, Service
+
+log = logging.getLogger("spotifier.serve")
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse, "description": text}
+    for code, text in (
+        (400, "Malformed JSON"),
+        (404, "Unknown model"),
+        (413, "Request body too large"),
+        (422, "The request breaks the schema"),
+    )
+}
+
+
+def json_response(content: Any, status_code: int = 200) -> Response:
+    return Response(orjson.dumps(content), status_code=status_code, media_type="application/json")
+
+
+def error_response(status_code: int, error: str, message: str) -> Response:
+    return json_response({"error": error, "message": message}, status_code)
+
+
+def _static_dir() -> str:
+    return str(resources.files("spotifier.serve") / "static")
+
+
+def create_app(service: Service) -> FastAPI:
+    """The application serving `service` (models loaded once, shared read-only)."""
+    app = FastAPI(
+        title="Spotifier",
+        version=__version__,
+        description="Automatic playlist continuation: give a title and/or seed tracks, get up to "
+        "500 tracks ranked by how likely they belong in the playlist.",
+    )
+    app.state.service = service
+    index_html = (resources.files("spotifier.serve") / "static" / "index.html").read_text()
+    _install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    app.mount("/static", StaticFiles(directory=_static_dir()), name="static")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page() -> HTMLResponse:
+        return HTMLResponse(index_html)
+
+    @app.post(
+        "/v1/continuations",
+        response_model=ContinuationResponse,
+        responses=_ERRORS,
+        summary="Continue a playlist",
+    )
+    def continuations(
+        body: ContinuationRequest,
+        explain: bool = Query(False, description="Same as the body's `explain`."),
+    ) -> Response:
+        """Up to `k` tracks for the playlist, best first; seeds are never returned.
+
+        Title-only and empty playlists are answered by the model's fallback chain (the title
+        model, then popularity). Unknown seed URIs are ignored and listed in `unknown_tracks`.
+        """
+        result = service.continuation(
+            body.tracks, body.name, body.k, body.model, explain=explain or body.explain
+        )
+        return json_response(result)
+
+    @app.get(
+        "/v1/tracks/search",
+        response_model=SearchResponse,
+        responses=_ERRORS,
+        summary="Autocomplete tracks",
+    )
+    def search(
+        q: str = Query("", max_length=200, description="Words of a track or artist name."),
+        limit: int = Query(20, ge=1, le=MAX_LIMIT),
+    ) -> Response:
+        """Tracks whose name or artist matches every word (the last one as a prefix)."""
+        return json_response(service.search(q, limit))
+
+    @app.get("/v1/models", response_model=ModelsResponse, summary="Served models")
+    def models() -> Response:
+        return json_response({"default": service.default, "models": service.models_info()})
+
+    @app.get("/healthz", response_model=Health, summary="Liveness")
+    def healthz() -> Response:
+        return json_response(
+            {"status": "ok", "models": list(service.models), "tracks": service.catalog.n_tracks}
+        )
+
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            ctx = next(e for e in errors if e.get("type") == "json_invalid").get("ctx", {})
+            return error_response(400, "malformed_json", f"malformed JSON: {ctx.get('error', '')}")
+        parts = []
+        for e in errors[:5]:
+            where = ".".join(str(p) for p in e.get("loc", ()))
+            parts.append(f"{where}: {e.get('msg', 'invalid')}")
+        return error_response(422, "invalid_request", "; ".join(parts) or "invalid request")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(SpotifierError)
+    async def spotifier_error(request: Request, exc: SpotifierError) -> Response:
+        if isinstance(exc, NotFoundError):
+            return error_response(404, "not_found", str(exc))
+        status = 422 if isinstance(exc, InvalidInputError) else 400
+        return error_response(status, "invalid_request", str(exc))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal_error", f"internal error: {type(exc).__name__}")
+
+
+class BodySizeLimit:
+    """Refuse request bodies over `max_bytes` with 413, by Content-Length or while streaming."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for key, value in scope.get("headers", ()):
+            if key == b"content-length":
+                try:
+                    length = int(value)
+                except ValueError:
+                    await _send_error(send, 400, "bad_request", "Content-Length is not a number")
+                    return
+                if length > self.max_bytes:
+                    await _send_error(send, 413, "too_large", self._message())
+                    return
+        if scope.get("method") not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        # Read the whole body first (it is bounded), then replay it to the application.
+        chunks: list[bytes] = []
+        seen = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > self.max_bytes:
+                await _send_error(send, 413, "too_large", self._message())
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    def _message(self) -> str:
+        return f"request body is larger than {self.max_bytes} bytes"
+
+
+async def _send_error(send: Send, status: int, error: str, message: str) -> None:
+    body = orjson.dumps({"error": error, "message": message})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,206 @@
+"""What the HTTP layer serves: models loaded once, the catalogue, and the track search index.
+
+A `Service` is built once at start-up and shared read-only by every request: the models (each in
+its fallback chain), the catalogue's names as plain lists (fast to describe 500 items), and the
+`TrackIndex`. Nothing in it is mutated after construction, so requests need no locks.
+
+Which models are served (`default_model_names`): the names given (`--model`, repeatable, the first
+is the default); else `hybrid` if it is saved; else the first saved model in `PREFERENCE` order;
+else `item-knn` (or `popularity` when item-knn is not in this build) is trained now.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from spotifier.data import Catalog, Query
+from spotifier.errors import InvalidInputError, NotFoundError
+from spotifier.home import Home
+from spotifier.models import persist, registry
+from spotifier.models.chain import FallbackChain
+from spotifier.serve.search import TrackIndex
+
+#: Saved models in the order a server prefers them when no `--model` is given.
+PREFERENCE = (
+    "hybrid",
+    "item-knn",
+    "als",
+    "ease",
+    "rp3beta",
+    "playlist-knn",
+    "ncf",
+    "seed-combined",
+    "seed-ncf",
+    "seed-baseline",
+    "title",
+    "popularity",
+)
+#: Bounds on one request (the API answers 4xx beyond them).
+MAX_SEEDS = 1000
+MAX_K = 500
+MAX_BODY_BYTES = 1_000_000
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """One loaded model, its fallback chain, and what `/v1/models` says about it."""
+
+    name: str
+    chain: FallbackChain
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def version(self) -> str:
+        """Training time and data fingerprint: changes whenever the model is retrained."""
+        trained = str(self.meta.get("trained_at", "unknown"))
+        fingerprint = str(self.meta.get("data_fingerprint", ""))[:10]
+        return f"{trained}/{fingerprint}" if fingerprint else trained
+
+    def info(self, default: bool) -> dict[str, Any]:
+        title = self.chain.title
+        return {
+            "name": self.name,
+            "version": self.version,
+            "default": default,
+            "title_fallback": title.name if title is not None else None,
+            "trained_at": self.meta.get("trained_at"),
+            "n_playlists": self.meta.get("n_playlists"),
+            "n_tracks": self.chain.primary.n_tracks,
+            "split": self.meta.get("split"),
+        }
+
+
+def saved_model_names(home: Home, split: str | None = None) -> list[str]:
+    """Registered models with a saved copy in the home folder, in `PREFERENCE` order."""
+    available = set(registry.model_names())
+    ordered = [n for n in PREFERENCE if n in available]
+    ordered += [n for n in registry.model_names() if n not in ordered]
+    return [n for n in ordered if (home.model_dir(n, split) / "meta.json").exists()]
+
+
+def default_model_names(home: Home, split: str | None = None) -> list[str]:
+    """The model to serve when none is named (see the module docstring for the rule)."""
+    saved = saved_model_names(home, split)
+    if saved:
+        return saved[:1]
+    return ["item-knn" if "item-knn" in registry.model_names() else "popularity"]
+
+
+class Service:
+    """Models, catalogue and search index shared read-only by all requests."""
+
+    def __init__(self, catalog: Catalog, models: Sequence[ServedModel]) -> None:
+        if not models:
+            raise InvalidInputError("a service needs at least one model")
+        self.catalog = catalog
+        self.models = {m.name: m for m in models}
+        self.default = models[0].name
+        for served in models:
+            if served.chain.primary.n_tracks > catalog.n_tracks:
+                raise InvalidInputError(
+                    f"model '{served.name}' knows {served.chain.primary.n_tracks} tracks but the "
+                    f"store has {catalog.n_tracks}; retrain it: spotifier train {served.name}"
+                )
+        # Plain lists: describing 500 items must not cost 500 numpy scalar lookups per field.
+        self._uris: list[str] = [str(u) for u in catalog.track_uris.tolist()]
+        self._names: list[str] = [str(n) for n in catalog.track_names.tolist()]
+        artists = [str(a) for a in catalog.artist_names.tolist()]
+        albums = [str(a) for a in catalog.album_names.tolist()]
+        self._artists = [artists[a] for a in catalog.track_artist.tolist()]
+        self._albums = [albums[a] for a in catalog.track_album.tolist()]
+        popularity = np.zeros(catalog.n_tracks, dtype=np.int64)
+        counts = models[0].chain.primary.popularity_counts
+        popularity[: len(counts)] = counts
+        self.popularity = popularity
+        self.index = TrackIndex(catalog, popularity)
+
+    @classmethod
+    def from_home(cls, home: Home, names: Sequence[str] = (), split: str | None = None) -> Service:
+        """Load (or train, for the documented default) the models and the catalogue once."""
+        from spotifier import store
+
+        names = list(dict.fromkeys(names)) or default_model_names(home, split)
+        for name in names:
+            registry.model_class(name)  # unknown names fail before any loading
+        catalog = store.load_catalog(home)
+        served = []
+        for name in names:
+            chain = persist.load_chain(home, name, split)
+            served.append(ServedModel(name, chain, persist.read_meta(home, name, split)))
+        return cls(catalog, served)
+
+    # ------------------------------------------------------------------ requests
+    def model(self, name: str | None) -> ServedModel:
+        if name is None:
+            return self.models[self.default]
+        served = self.models.get(name)
+        if served is None:
+            raise NotFoundError(
+                f"model '{name}' is not served here; served: {', '.join(self.models)}"
+            )
+        return served
+
+    def describe(self, track: int) -> dict[str, Any]:
+        return {
+            "uri": self._uris[track],
+            "name": self._names[track],
+            "artist": self._artists[track],
+            "album": self._albums[track],
+        }
+
+    def continuation(
+        self,
+        tracks: Sequence[str],
+        name: str | None = None,
+        k: int = MAX_K,
+        model: str | None = None,
+        explain: bool = False,
+    ) -> dict[str, Any]:
+        """Continue one playlist: the JSON body of `POST /v1/continuations`."""
+        if not 1 <= k <= MAX_K:
+            raise InvalidInputError(f"k must be between 1 and {MAX_K}, got {k}")
+        if len(tracks) > MAX_SEEDS:
+            raise InvalidInputError(f"at most {MAX_SEEDS} tracks per request, got {len(tracks)}")
+        served = self.model(model)
+        seeds, unknown = self.catalog.index_of(tracks)
+        known_to_model = seeds < served.chain.primary.n_tracks
+        if not known_to_model.all():
+            # Tracks ingested after the model was trained: the model cannot use them.
+            unknown += [self._uris[i] for i in seeds[~known_to_model].tolist()]
+            seeds = seeds[known_to_model]
+        title = name.strip() if name else ""
+        query = Query(seeds=seeds, name=title or None)
+        items, scores = served.chain.recommend([query], k).row(0)
+        out = []
+        for track, score in zip(items.tolist(), scores.tolist(), strict=True):
+            item = self.describe(track)
+            item["score"] = None if math.isnan(score) else score
+            out.append(item)
+        if explain:
+            for item, reason in zip(out, served.chain.explain(query, items), strict=True):
+                item["reason"] = reason
+        return {
+            "model": served.name,
+            "model_version": served.version,
+            "route": served.chain.route(query),
+            "items": out,
+            "unknown_tracks": unknown,
+        }
+
+    def search(self, q: str, limit: int = 20) -> dict[str, Any]:
+        """Autocomplete over track and artist names: the body of `GET /v1/tracks/search`."""
+        hits = self.index.search(q, limit)
+        items = []
+        for track in hits.tolist():
+            item = self.describe(track)
+            item["popularity"] = int(self.popularity[track])
+            items.append(item)
+        return {"query": q, "items": items}
+
+    def models_info(self) -> list[dict[str, Any]]:
+        return [m.info(default=(m.name == self.default)) for m in self.models.values()]
