@@ -70,7 +70,7 @@ def bm25_row_weights(lengths: np.ndarray, k1: float, b: float) -> np.ndarray:
     """BM25 saturation of a presence (tf = 1) in a playlist of each length.
 
     >>> bm25_row_weights(np.array([10, 20, 30]), 1.2, 0.75).round(3).tolist()
-    [1.294, 1.0, 0.815]
+    [1.257, 1.0, 0.83]
     """
     avg = lengths.mean() if len(lengths) else 1.0
     return (k1 + 1) / (1 + k1 * (1 - b + b * lengths / max(avg, 1e-12)))

@@ -97,7 +97,8 @@ class SeedBaseline(Recommender):
     def _rng(self, query: Query) -> np.random.Generator:
         # Seeded by the config's seed and the query itself: the same query always gets the same
         # shuffle, whatever batch it arrives in.
-        digest = zlib.crc32(np.ascontiguousarray(query.seeds, dtype=np.int32).tobytes())
+        seeds = query.seeds[(query.seeds >= 0) & (query.seeds < self.n_tracks)]
+        digest = zlib.crc32(np.ascontiguousarray(seeds, dtype=np.int32).tobytes())
         return np.random.default_rng([self.config.seed, digest])
 
     def _score(self, queries: Sequence[Query]) -> Scores:

@@ -1,0 +1,211 @@
+"""The recommender contract, run against every registered model (later models join automatically).
+
+Each model is fitted once on the tiny world (a module-level cache) with a small, fast config from
+FAST_OVERRIDES; the tests then check the contract's promises on tiny worlds with known answers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spotifier.data import Query, TrainingData
+from spotifier.models import Recommender, create, model_names
+from spotifier.models.base import Recommendations
+
+#: Small configs so the whole suite stays fast; a model not listed uses its defaults.
+FAST_OVERRIDES: dict[str, list[str]] = {
+    "als": ["factors=4", "iterations=15", "regularization=0.1", "alpha=10"],
+    "ease": ["n_items=100", "l2=10"],
+    "item-knn": ["neighbours=50"],
+    "rp3beta": ["neighbours=50"],
+    "playlist-knn": ["neighbours=10"],
+    "title": ["neighbours=10"],
+}
+#: Models that do not personalise (their answer ignores the seeds).
+NOT_PERSONAL = {"popularity"}
+CLUSTER_A = set(range(10))
+NAMES = model_names()
+
+
+_FITTED: dict[str, Recommender] = {}
+
+
+def fitted(name: str, world: TrainingData) -> Recommender:
+    """The model fitted on the tiny world (once per test session: the world never changes)."""
+    if name not in _FITTED:
+        _FITTED[name] = create(name, FAST_OVERRIDES.get(name, [])).fit(world)
+    return _FITTED[name]
+
+
+def sample_queries() -> list[Query]:
+    return [
+        Query(seeds=np.array([0, 1, 2])),
+        Query(seeds=np.array([10, 11]), name="chill"),
+        Query(name="rock"),
+        Query(),
+        Query(seeds=np.array([5, 5, 20])),
+        Query(seeds=np.array([12, 3, 17, 8, 19, 0])),
+        Query(seeds=np.array([999, -3, 4])),
+    ]
+
+
+def assert_same(a: Recommendations, b: Recommendations) -> None:
+    """Equal lists; where floating-point noise could reorder near-ties, equal as sets of ties."""
+    assert a.items.shape == b.items.shape
+    np.testing.assert_allclose(a.scores, b.scores, rtol=1e-4, atol=1e-6, equal_nan=True)
+    for row_a, row_b, score in zip(a.items, b.items, a.scores, strict=True):
+        if np.array_equal(row_a, row_b):
+            continue
+        groups = np.round(np.nan_to_num(score, nan=-1e30), 4)
+        for value in np.unique(groups):
+            same = groups == value
+            assert set(row_a[same].tolist()) == set(row_b[same].tolist())
+
+
+@pytest.fixture(params=NAMES)
+def name(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def test_seeds_never_returned_and_results_unique(name: str, tiny_world: TrainingData) -> None:
+    model = fitted(name, tiny_world)
+    queries = sample_queries()
+    recs = model.recommend(queries, k=10)
+    assert recs.items.shape == (len(queries), 10)
+    for i, query in enumerate(queries):
+        items, _ = recs.row(i)
+        assert not set(items.tolist()) & set(query.seeds.tolist())
+        assert len(set(items.tolist())) == len(items)
+        assert ((items >= 0) & (items < model.n_tracks)).all()
+
+
+def test_exactly_k_when_catalogue_allows(name: str, tiny_world: TrainingData) -> None:
+    model = fitted(name, tiny_world)
+    for k in (1, 5, 16):
+        recs = model.recommend(sample_queries(), k=k)
+        assert recs.items.shape[1] == k
+        assert (recs.items >= 0).all(), "rows must be filled when the catalogue allows"
+
+
+def test_padding_when_k_exceeds_catalogue(name: str, tiny_world: TrainingData) -> None:
+    model = fitted(name, tiny_world)
+    query = Query(seeds=np.array([0, 1, 2]))
+    recs = model.recommend([query, Query()], k=40)
+    first, _ = recs.row(0)
+    assert len(first) == 22 - 3  # every other track, then padding
+    assert (recs.items[0, 19:] == -1).all()
+    assert np.isnan(recs.scores[0, 19:]).all()
+    assert len(recs.row(1)[0]) == 22
+
+
+def test_scores_descend_then_backfill(name: str, tiny_world: TrainingData) -> None:
+    recs = fitted(name, tiny_world).recommend(sample_queries(), k=15)
+    for row in recs.scores:
+        scored = row[~np.isnan(row)]
+        assert np.all(np.diff(scored) <= 1e-6)
+        # back-fill (NaN) only after the model's own candidates
+        nan_at = np.flatnonzero(np.isnan(row))
+        assert len(nan_at) == 0 or nan_at[0] == len(scored)
+
+
+def test_batch_equals_one_by_one(name: str, tiny_world: TrainingData) -> None:
+    model = fitted(name, tiny_world)
+    queries = sample_queries()
+    batch = model.recommend(queries, k=12)
+    for i, query in enumerate(queries):
+        single = model.recommend([query], k=12)
+        assert_same(Recommendations(batch.items[[i]], batch.scores[[i]]), single)
+
+
+def test_batches_split_like_one_batch(
+    name: str, tiny_world: TrainingData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = fitted(name, tiny_world)
+    queries = sample_queries()
+    whole = model.recommend(queries, k=12)
+    monkeypatch.setattr(model, "batch_size", 2)
+    assert_same(whole, model.recommend(queries, k=12))
+
+
+def test_save_load_identical(name: str, tiny_world: TrainingData, tmp_path) -> None:
+    model = fitted(name, tiny_world)
+    model.save(tmp_path)
+    again = Recommender.load(tmp_path)
+    assert type(again) is type(model)
+    assert again.config == model.config
+    queries = sample_queries()
+    a, b = model.recommend(queries, k=15), again.recommend(queries, k=15)
+    assert np.array_equal(a.items, b.items)
+    np.testing.assert_array_equal(a.scores, b.scores)
+
+
+def test_empty_query_gets_popularity_order(name: str, tiny_world: TrainingData) -> None:
+    model = fitted(name, tiny_world)
+    items, _ = model.recommend([Query()], k=22).row(0)
+    assert len(items) == 22
+    if not model.handles_titles:
+        # no seeds and no title: the model has nothing to go on but popularity
+        assert items[0] == 20
+
+
+def test_unknown_ids_are_ignored(name: str, tiny_world: TrainingData) -> None:
+    model = fitted(name, tiny_world)
+    clean = model.recommend([Query(seeds=np.array([4, 6]))], k=10)
+    noisy = model.recommend([Query(seeds=np.array([4, -1, 6, 22, 10_000]))], k=10)
+    assert_same(clean, noisy)
+
+
+def test_deterministic_for_a_seed(name: str, tiny_world: TrainingData) -> None:
+    overrides = FAST_OVERRIDES.get(name, [])
+    a = create(name, overrides).fit(tiny_world).recommend(sample_queries(), k=10)
+    b = create(name, overrides).fit(tiny_world).recommend(sample_queries(), k=10)
+    assert_same(a, b)
+
+
+def test_recommends_the_right_cluster(name: str, tiny_world: TrainingData) -> None:
+    if name in NOT_PERSONAL:
+        pytest.skip("does not personalise")
+    model = fitted(name, tiny_world)
+    for cluster, seeds, title in (
+        (range(10), [0, 1, 2], "rock"),
+        (range(10, 20), [11, 13], "chill"),
+    ):
+        query = Query(seeds=np.array(seeds), name=title)
+        items, _ = model.recommend([query], k=6).row(0)
+        hits = sum(int(t) in cluster for t in items if t != 20)
+        assert hits >= 4, f"{name} recommended {items.tolist()} for seeds {seeds}"
+
+
+def test_title_only_queries(name: str, tiny_world: TrainingData) -> None:
+    model = fitted(name, tiny_world)
+    recs = model.recommend([Query(name="rock"), Query(name="  "), Query(name="chill")], k=8)
+    assert (recs.items >= 0).all()
+    if model.handles_titles and name not in NOT_PERSONAL:
+        rock, _ = recs.row(0)
+        chill, _ = recs.row(2)
+        assert sum(int(t) in CLUSTER_A for t in rock) >= 5
+        assert sum(int(t) in CLUSTER_A for t in chill) <= 2
+
+
+def test_explain_has_one_reason_per_item(name: str, tiny_world: TrainingData) -> None:
+    model = fitted(name, tiny_world)
+    query = Query(seeds=np.array([0, 1]), name="rock")
+    items, _ = model.recommend([query], k=5).row(0)
+    reasons = model.explain(query, items)
+    assert len(reasons) == len(items)
+    assert all(r is None or isinstance(r, str) for r in reasons)
+
+
+def test_fits_a_world_with_unseen_and_single_track_playlists(
+    name: str, tiny_world: TrainingData
+) -> None:
+    from spotifier.data import Interactions
+
+    inter = Interactions.from_lists(
+        [[0], [1, 2], [2, 3, 0], [3]], n_tracks=6, titles=["a", "", "b", "a"]
+    )
+    world = TrainingData(inter, np.zeros(6, np.int32), np.zeros(6, np.int32))
+    model = create(name, FAST_OVERRIDES.get(name, [])).fit(world)
+    recs = model.recommend([Query(seeds=np.array([2])), Query(name="a")], k=6)
+    assert len(recs.row(0)[0]) == 5 and len(recs.row(1)[0]) == 6
