@@ -1,9 +1,123 @@
-"""CLI commands: models."""
+"""CLI commands: train, recommend."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import typer
+from rich.table import Table
+
+from spotifier.cli.common import console, home_of, print_json
+from spotifier.models.registry import model_names
+from spotifier.progress import note
+
+
+def continuation(
+    home: Any, model: str, split: str | None, name: str | None, tracks: list[str], k: int
+) -> dict[str, Any]:
+    """One playlist's continuation as a JSON-ready dict (the library call behind `recommend`)."""
+    from spotifier import store
+    from spotifier.data import Query
+    from spotifier.models import persist
+
+    catalog = store.load_catalog(home)
+    seeds, unknown = catalog.index_of(tracks)
+    chain = persist.load_chain(home, model, split)
+    query = Query(seeds=seeds, name=name or None)
+    recs = chain.recommend([query], k)
+    items, scores = recs.row(0)
+    reasons = chain.explain(query, items)
+    rows = []
+    for rank, (info, score, reason) in enumerate(
+        zip(catalog.describe(items.tolist()), scores.tolist(), reasons, strict=True), start=1
+    ):
+        rows.append(
+            {
+                "rank": rank,
+                **info,
+                "score": None if np.isnan(score) else round(float(score), 6),
+                "reason": reason,
+            }
+        )
+    return {
+        "model": model,
+        "split": split,
+        "answered_by": chain.route(query),
+        "k": k,
+        "name": name,
+        "seeds": len(seeds),
+        "unknown_tracks": unknown,
+        "tracks": rows,
+    }
+
+
+_MODEL_HELP = "Registered model name: " + ", ".join(model_names()) + "."
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the app (only commands that work are registered)."""
+
+    @app.command()
+    def train(
+        ctx: typer.Context,
+        model: str = typer.Argument(..., help=_MODEL_HELP),
+        split: str | None = typer.Option(
+            None, "--split", help="Train on everything but this split's held-out tracks."
+        ),
+        settings: list[str] = typer.Option(
+            [], "--set", help="Override a hyperparameter, key=value (repeatable)."
+        ),
+        as_json: bool = typer.Option(False, "--json", help="Print the saved meta.json."),
+    ) -> None:
+        """Fit one registered model and save it in the home folder."""
+        import dataclasses
+
+        from spotifier.models import persist
+
+        home = home_of(ctx)
+        fitted = persist.train(home, model, split, settings)
+        meta = persist.read_meta(home, model, split)
+        if as_json:
+            print_json({**meta, "config": dataclasses.asdict(fitted.config)})
+            return
+        console.print(
+            f"trained [bold]{model}[/] on {meta['n_playlists']:,} playlists in "
+            f"{meta['fit_seconds']:.1f} s; saved to {home.model_dir(model, split)}",
+            highlight=False,
+        )
+
+    @app.command()
+    def recommend(
+        ctx: typer.Context,
+        model: str = typer.Option(..., "--model", "-m", help=_MODEL_HELP),
+        split: str | None = typer.Option(
+            None, "--split", help="Use the model trained on this split."
+        ),
+        name: str | None = typer.Option(None, "--name", help="The playlist's title."),
+        tracks: list[str] = typer.Option(
+            [], "--track", help="A seed track URI (repeatable), in playlist order."
+        ),
+        k: int = typer.Option(500, "-k", help="How many tracks to recommend."),
+        as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    ) -> None:
+        """Continue one playlist from its title and/or seed tracks."""
+        result = continuation(home_of(ctx), model, split, name, tracks, k)
+        if result["unknown_tracks"]:
+            note(
+                f"[yellow]ignored {len(result['unknown_tracks'])} unknown track URI(s):[/] "
+                + ", ".join(result["unknown_tracks"])
+            )
+        if as_json:
+            print_json(result)
+            return
+        table = Table(
+            title=f"{model} ({result['answered_by']}): {result['seeds']} seed(s)"
+            + (f", title '{name}'" if name else ""),
+        )
+        for column in ("rank", "name", "artist", "album", "score"):
+            table.add_column(column, justify="right" if column in ("rank", "score") else "left")
+        for row in result["tracks"]:
+            score = "popular" if row["score"] is None else f"{row['score']:.4g}"
+            table.add_row(str(row["rank"]), row["name"], row["artist"], row["album"], score)
+        console.print(table)
