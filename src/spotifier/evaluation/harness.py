@@ -1,0 +1,211 @@
+"""`spotifier evaluate`: load (or train) each model on a split, recommend, score, save, compare.
+
+Results go to `home/results/<split>/<model>.json` with the overall and per-category means and
+one row per held-out playlist, so the report (and later gap shares) can reuse them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from spotifier.data import Catalog
+from spotifier.errors import InvalidInputError
+from spotifier.evaluation.runner import (
+    RanksByPid,
+    oracle_items,
+    recommend_cases,
+    sample_cases,
+    score_cases,
+)
+from spotifier.home import Home, atomic_file
+from spotifier.metrics import METRIC_KEYS, aggregate, mean_rows
+from spotifier.progress import note
+from spotifier.split import (
+    DEFAULT_SPLIT,
+    HIDE_FIRST_SPLIT,
+    PROTOCOLS,
+    Case,
+    Split,
+    build_split,
+    load_split,
+)
+
+ORACLE = "oracle"
+BASELINE = "popularity"
+
+
+def resolve_split(home: Home, split: str | None, protocol: str | None) -> Split:
+    """The split to evaluate on, built with the protocol's defaults (and a notice) if missing."""
+    if protocol is not None and protocol not in PROTOCOLS:
+        raise InvalidInputError(f"unknown protocol '{protocol}'; use one of {', '.join(PROTOCOLS)}")
+    name = split or (HIDE_FIRST_SPLIT if protocol == "hide-first" else DEFAULT_SPLIT)
+    if not (home.split_dir(name) / "meta.json").exists():
+        protocol = protocol or "challenge"
+        note(f"[yellow]split '{name}' does not exist; building it ({protocol} protocol)[/]")
+        build_split(home, name, protocol=protocol)
+    loaded = load_split(home, name)
+    if protocol is not None and loaded.protocol != protocol:
+        raise InvalidInputError(
+            f"split '{name}' uses the {loaded.protocol} protocol, not {protocol}; "
+            f"choose another --split or --protocol"
+        )
+    return loaded
+
+
+def load_oracle(home: Home) -> RanksByPid | None:
+    """The generator's oracle when the stored data came from `spotifier generate`, else None."""
+    from spotifier import store
+
+    root = store.source_root(home)
+    if root is None or not (Path(root) / "truth").is_dir():
+        return None
+    try:
+        from spotifier.synth import Oracle  # type: ignore[attr-defined]
+    except ImportError:
+        note("[yellow]generator truth found but spotifier.synth.Oracle is missing; no oracle[/]")
+        return None
+    oracle: RanksByPid = Oracle.load(Path(root) / "truth")
+    return oracle
+
+
+def evaluate(
+    home: Home,
+    models: Sequence[str],
+    split: str | None = None,
+    protocol: str | None = None,
+    sample: int | None = None,
+    oracle: bool = True,
+) -> dict[str, Any]:
+    """Evaluate each model (plus the oracle when truth exists); returns the `--json` document."""
+    from spotifier import store
+    from spotifier.models import persist, registry
+
+    loaded = resolve_split(home, split, protocol)
+    catalog = store.load_catalog(home)
+    names = [m for m in dict.fromkeys(models) if m != ORACLE]
+    for name in names:
+        registry.model_class(name)  # unknown names fail before any work
+    hide_first = loaded.protocol == "hide-first"
+    out: dict[str, Any] = {"split": loaded.name, "protocol": loaded.protocol, "models": {}}
+    results: dict[str, dict[str, Any]] = {}
+    data = None
+    for name in names:
+        klass = registry.model_class(name)
+        limit = _limit(sample, getattr(klass, "max_eval_queries", None))
+        cases = sample_cases(loaded.cases, limit)
+        if data is None and not _all_trained(home, name, loaded.name):
+            data, _ = persist.load_training(home, loaded.name)
+        chain = persist.load_chain(home, name, loaded.name, data)
+        items, seconds = recommend_cases(chain, cases, label=name)
+        fit = _fit_seconds(home, chain, loaded.name)
+        results[name] = _result(name, loaded, cases, items, catalog, fit, seconds, hide_first)
+    the_oracle = load_oracle(home) if (oracle or ORACLE in models) else None
+    if the_oracle is not None:
+        cases = sample_cases(loaded.cases, sample)
+        items, seconds = oracle_items(the_oracle, cases, catalog)
+        results[ORACLE] = _result(ORACLE, loaded, cases, items, catalog, 0.0, seconds, hide_first)
+    _add_gap_shares(home, loaded.name, results)
+    for name, result in results.items():
+        save_result(home, loaded.name, name, result)
+        out["models"][name] = {k: v for k, v in result.items() if k != "per_playlist"}
+    return out
+
+
+def _limit(sample: int | None, model_limit: int | None) -> int | None:
+    limits = [n for n in (sample, model_limit) if n is not None]
+    return min(limits) if limits else None
+
+
+def _all_trained(home: Home, name: str, split: str) -> bool:
+    from spotifier.models import registry
+
+    needed = [name] + (["title"] if "title" in registry.model_names() else [])
+    return all((home.model_dir(n, split) / "meta.json").exists() for n in needed)
+
+
+def _fit_seconds(home: Home, chain: Any, split: str) -> float:
+    from spotifier.models import persist
+
+    total = 0.0
+    for part in (chain.primary, chain.title):
+        if part is not None:
+            total += float(persist.read_meta(home, part.name, split).get("fit_seconds", 0.0))
+    return round(total, 3)
+
+
+def _result(
+    name: str,
+    split: Split,
+    cases: list[Case],
+    items: Any,
+    catalog: Catalog,
+    fit_seconds: float,
+    recommend_seconds: float,
+    hide_first: bool,
+) -> dict[str, Any]:
+    rows = score_cases(cases, items, catalog.track_artist)
+    keys = METRIC_KEYS if hide_first else METRIC_KEYS[:-1]
+    overall, per_category = aggregate(rows, keys)
+    result: dict[str, Any] = {
+        "model": name,
+        "split": split.name,
+        "protocol": split.protocol,
+        "split_created_at": split.meta.get("created_at"),
+        "overall": overall,
+        "per_category": per_category,
+        "fit_seconds": fit_seconds,
+        "recommend_seconds": round(recommend_seconds, 3),
+    }
+    if len(cases) < len(split.cases):
+        result["sampled"] = len(cases)
+    result["per_playlist"] = [{k: r[k] for k in ("pid", "category", *keys)} for r in rows]
+    return result
+
+
+def _add_gap_shares(home: Home, split: str, results: dict[str, dict[str, Any]]) -> None:
+    """(model − popularity) / (oracle − popularity) per metric, on the model's own playlists."""
+    base = results.get(BASELINE) or read_result(home, split, BASELINE)
+    ceiling = results.get(ORACLE) or read_result(home, split, ORACLE)
+    if base is None or ceiling is None:
+        return
+    if base.get("split_created_at") != ceiling.get("split_created_at"):
+        return  # saved on an older build of the split
+    base_rows = {r["pid"]: r for r in base["per_playlist"]}
+    ceiling_rows = {r["pid"]: r for r in ceiling["per_playlist"]}
+    for name, result in results.items():
+        if name in (BASELINE, ORACLE):
+            continue
+        pids = [r["pid"] for r in result["per_playlist"]]
+        if result.get("split_created_at") != base.get("split_created_at"):
+            continue
+        if not all(p in base_rows and p in ceiling_rows for p in pids):
+            continue
+        keys = [k for k in METRIC_KEYS if result["overall"].get(k) is not None]
+        low = mean_rows([base_rows[p] for p in pids], keys)
+        high = mean_rows([ceiling_rows[p] for p in pids], keys)
+        shares = {}
+        for key in keys:
+            span = (high[key] or 0.0) - (low[key] or 0.0)
+            shares[key] = (result["overall"][key] - low[key]) / span if span else None
+        result["gap_share"] = shares
+
+
+def result_path(home: Home, split: str, model: str) -> Path:
+    return home.results_dir / split / f"{model}.json"
+
+
+def save_result(home: Home, split: str, model: str, result: dict[str, Any]) -> None:
+    with atomic_file(result_path(home, split, model), "w") as fh:
+        json.dump(result, fh, indent=1)  # type: ignore[arg-type]
+
+
+def read_result(home: Home, split: str, model: str) -> dict[str, Any] | None:
+    """A saved evaluation result (with per-playlist rows), or None."""
+    path = result_path(home, split, model)
+    if not path.exists():
+        return None
+    result: dict[str, Any] = json.loads(path.read_text())
+    return result
