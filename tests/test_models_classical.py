@@ -1,4 +1,4 @@
-"""Model-specific right answers for the classical recommenders (the contract suite covers the rest)."""
+"""Model-specific right answers for the classical models (the contract suite covers the rest)."""
 
 from __future__ import annotations
 
