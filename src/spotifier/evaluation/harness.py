@@ -63,7 +63,7 @@ def load_oracle(home: Home) -> RanksByPid | None:
     if root is None or not (Path(root) / "truth").is_dir():
         return None
     try:
-        from spotifier.synth import Oracle  # type: ignore[attr-defined]
+        from spotifier.synth import Oracle
     except ImportError:
         note("[yellow]generator truth found but spotifier.synth.Oracle is missing; no oracle[/]")
         return None
