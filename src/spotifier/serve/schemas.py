@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from spotifier.serve.service import MAX_K, MAX_SEEDS
 
 TrackUri = Annotated[str, Field(max_length=200, examples=["spotify:track:0UaMYEvWZi0ZqiDOoHU3YI"])]
+
+
+def _whole_number(value: Any) -> Any:
+    """JSON Schema counts 500.0 as an integer; so do we (but not "500" or true)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
 
 
 class ContinuationRequest(BaseModel):
@@ -22,7 +32,7 @@ class ContinuationRequest(BaseModel):
         max_length=MAX_SEEDS,
         description=f"Seed track URIs in playlist order (at most {MAX_SEEDS}).",
     )
-    k: int = Field(MAX_K, ge=1, le=MAX_K, description="How many tracks to return.")
+    k: WholeNumber = Field(MAX_K, ge=1, le=MAX_K, description="How many tracks to return.")
     model: str | None = Field(
         None, max_length=100, description="One of the served models (default: the first)."
     )

@@ -1,0 +1,356 @@
+"""The HTTP API against a real uvicorn server on 127.0.0.1, plus the search index and serve CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from spotifier.data import Catalog, Query
+from spotifier.home import Home
+from spotifier.models import registry
+from spotifier.serve import Service, create_app, default_model_names, saved_model_names
+from spotifier.serve.search import TrackIndex, normalize, tokenize
+from spotifier.serve.testing import ServerThread, world_service
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Service:
+    return world_service(tmp_path_factory.mktemp("serve-api"), ("item-knn", "popularity"))
+
+
+@pytest.fixture(scope="module")
+def client(service: Service):
+    with (
+        ServerThread(create_app(service)) as server,
+        httpx.Client(base_url=server.url, timeout=30) as http,
+    ):
+        yield http
+
+
+def seeds_of(service: Service, n: int = 3) -> list[str]:
+    """The URIs of `n` popular tracks (known to every model)."""
+    order = np.argsort(-service.popularity, kind="stable")[:n]
+    return [str(service.catalog.track_uris[i]) for i in order]
+
+
+def continue_(client: httpx.Client, **body) -> dict:
+    response = client.post("/v1/continuations", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+# ---------------------------------------------------------------------- happy paths
+def test_continuation_matches_the_library_and_excludes_seeds(client, service):
+    seeds = seeds_of(service, 3)
+    body = continue_(client, tracks=seeds, k=25)
+    assert body["model"] == service.default == "item-knn"
+    uris = [item["uri"] for item in body["items"]]
+    assert len(uris) == 25 == len(set(uris))
+    assert not set(uris) & set(seeds)
+    assert body["unknown_tracks"] == [] and body["route"] == "model"
+    assert {"uri", "name", "artist", "album", "score"} <= set(body["items"][0])
+    scores = [item["score"] for item in body["items"] if item["score"] is not None]
+    assert scores == sorted(scores, reverse=True)
+    index, _ = service.catalog.index_of(seeds)
+    expected = service.models["item-knn"].chain.recommend([Query(seeds=index)], 25).row(0)[0]
+    assert uris == [str(service.catalog.track_uris[i]) for i in expected]
+    item = body["items"][0]
+    assert item == {**service.describe(int(expected[0])), "score": item["score"]}
+
+
+def test_default_k_is_500_or_the_whole_catalogue(client, service):
+    seeds = seeds_of(service, 2)
+    body = continue_(client, tracks=seeds)
+    assert len(body["items"]) == min(500, service.catalog.n_tracks - 2)
+
+
+def test_model_version_is_the_one_listed(client, service):
+    models = client.get("/v1/models").json()
+    assert models["default"] == "item-knn"
+    listed = {m["name"]: m for m in models["models"]}
+    assert set(listed) == {"item-knn", "popularity"}
+    body = continue_(client, tracks=seeds_of(service, 1), k=5, model="popularity")
+    assert body["model"] == "popularity"
+    assert body["model_version"] == listed["popularity"]["version"]
+    assert listed["item-knn"]["title_fallback"] == "title"
+
+
+def test_title_only_and_empty_requests_use_the_fallback_chain(client, service):
+    titled = continue_(client, name="rock", k=10)
+    assert titled["route"] == "title"
+    title_model = service.models["item-knn"].chain.title
+    expected = title_model.recommend([Query(name="rock")], 10).row(0)[0]
+    assert [i["uri"] for i in titled["items"]] == [
+        str(service.catalog.track_uris[i]) for i in expected
+    ]
+    empty = continue_(client, k=10)
+    assert empty["route"] == "popularity"
+    most_popular = np.argsort(-service.popularity, kind="stable")[:10]
+    assert [i["uri"] for i in empty["items"]] == [
+        str(service.catalog.track_uris[i]) for i in most_popular
+    ]
+    assert continue_(client, name="   ", k=10)["items"] == empty["items"]
+
+
+def test_unknown_uris_are_reported_and_ignored(client, service):
+    seeds = seeds_of(service, 2)
+    junk = ["spotify:track:doesnotexist", "not even a uri"]
+    mixed = continue_(client, tracks=[junk[0], seeds[0], junk[1], seeds[1]], k=20)
+    assert mixed["unknown_tracks"] == junk
+    assert mixed["items"] == continue_(client, tracks=seeds, k=20)["items"]
+    only_junk = continue_(client, tracks=junk, k=5)
+    assert only_junk["route"] == "popularity" and only_junk["unknown_tracks"] == junk
+
+
+def test_explain_adds_reasons(client, service):
+    body = continue_(client, tracks=seeds_of(service, 3), k=10, explain=True)
+    assert all("reason" in item for item in body["items"])
+    assert any(item["reason"] for item in body["items"])
+    via_query = client.post(
+        "/v1/continuations?explain=true", json={"tracks": seeds_of(service, 3), "k": 10}
+    ).json()
+    assert via_query["items"] == body["items"]
+    assert "reason" not in continue_(client, tracks=seeds_of(service, 3), k=10)["items"][0]
+
+
+def test_health_docs_and_page(client, service):
+    health = client.get("/healthz").json()
+    assert health == {
+        "status": "ok",
+        "models": ["item-knn", "popularity"],
+        "tracks": service.catalog.n_tracks,
+    }
+    assert client.get("/docs").status_code == 200
+    schema = client.get("/openapi.json").json()
+    assert {"/v1/continuations", "/v1/tracks/search", "/v1/models", "/healthz"} <= set(
+        schema["paths"]
+    )
+    page = client.get("/")
+    assert page.status_code == 200 and 'id="continuation"' in page.text
+    assert client.get("/static/app.js").status_code == 200
+
+
+# ---------------------------------------------------------------------- errors
+@pytest.mark.parametrize(
+    ("body", "status", "words"),
+    [
+        (b"{not json", 400, "malformed JSON"),
+        (b'{"tracks": ["a",', 400, "malformed JSON"),
+        (b'{"k": 0}', 422, "body.k"),
+        (b'{"k": 501}', 422, "body.k"),
+        (b'{"k": "5"}', 422, "body.k"),
+        (b'{"k": 2.5}', 422, "body.k"),
+        (b'{"tracks": "spotify:track:x"}', 422, "body.tracks"),
+        (b'{"tracks": [1, 2]}', 422, "body.tracks.0"),
+        (b'{"name": 7}', 422, "body.name"),
+        (b'{"seeds": []}', 422, "body.seeds"),
+        (b'{"explain": "yes"}', 422, "body.explain"),
+        (b"[]", 422, "body"),
+        (b'{"model": "nope"}', 404, "model 'nope'"),
+    ],
+)
+def test_bad_requests_get_a_json_4xx_with_a_message(client, body, status, words):
+    response = client.post(
+        "/v1/continuations", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == status
+    assert words in response.json()["message"]
+
+
+def test_seed_count_and_body_size_are_bounded(client):
+    too_many = {"tracks": [f"spotify:track:{i}" for i in range(1001)]}
+    response = client.post("/v1/continuations", json=too_many)
+    assert response.status_code == 422 and "body.tracks" in response.json()["message"]
+    big = b'{"name": "' + b"x" * 1_100_000 + b'"}'
+    response = client.post(
+        "/v1/continuations", content=big, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413 and "larger than" in response.json()["message"]
+
+    def chunks():  # no Content-Length: the limit holds while streaming too
+        for _ in range(12):
+            yield b" " * 100_000
+
+    response = client.post(
+        "/v1/continuations", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+
+
+def test_wrong_routes_and_methods(client):
+    assert client.get("/v1/continuations").status_code == 405
+    missing = client.get("/v1/nothing")
+    assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+
+
+# ---------------------------------------------------------------------- search
+def test_search_finds_tracks_by_name_and_artist_prefix(client, service):
+    top = int(np.argmax(service.popularity))
+    track = service.describe(top)
+    word = tokenize(track["name"])[0]
+    hits = client.get("/v1/tracks/search", params={"q": word[:3], "limit": 50}).json()["items"]
+    assert hits and all(
+        any(t.startswith(normalize(word[:3])) for t in tokenize(f"{h['name']} {h['artist']}"))
+        for h in hits
+    )
+    full = client.get("/v1/tracks/search", params={"q": f"{track['name']} {track['artist']}"})
+    assert track["uri"] in [h["uri"] for h in full.json()["items"]]
+    pops = [h["popularity"] for h in hits]
+    assert pops == sorted(pops, reverse=True)
+    assert (
+        len(client.get("/v1/tracks/search", params={"q": word[:1], "limit": 3}).json()["items"])
+        <= 3
+    )
+
+
+def test_search_limits(client):
+    assert client.get("/v1/tracks/search", params={"q": ""}).json()["items"] == []
+    assert client.get("/v1/tracks/search", params={"q": "a", "limit": 0}).status_code == 422
+    assert client.get("/v1/tracks/search", params={"q": "a", "limit": 101}).status_code == 422
+    assert client.get("/v1/tracks/search", params={"q": "a" * 201}).status_code == 422
+
+
+def _catalog(names: list[str], artists: list[int]) -> Catalog:
+    n = len(names)
+    return Catalog(
+        track_uris=np.array([f"t:{i}" for i in range(n)], dtype=object),
+        track_names=np.array(names, dtype=object),
+        track_artist=np.array(artists, dtype=np.int32),
+        track_album=np.zeros(n, dtype=np.int32),
+        artist_uris=np.array(["a:0", "a:1", "a:2"], dtype=object),
+        artist_names=np.array(["Ana Bö", "Bob", "Ana Cruz"], dtype=object),
+        album_uris=np.array(["b:0"], dtype=object),
+        album_names=np.array(["B"], dtype=object),
+    )
+
+
+WORDS = st.sampled_from(["ab", "abc", "b", "bob", "ana", "cruz", "bo", "x", "abba", "ç"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    names=st.lists(st.lists(WORDS, min_size=1, max_size=3).map(" ".join), min_size=1, max_size=30),
+    data=st.data(),
+)
+def test_search_equals_a_brute_force_scan(names, data):
+    artists = data.draw(st.lists(st.integers(0, 2), min_size=len(names), max_size=len(names)))
+    popularity = np.array(
+        data.draw(st.lists(st.integers(0, 5), min_size=len(names), max_size=len(names)))
+    )
+    query = data.draw(st.lists(WORDS, min_size=1, max_size=3).map(" ".join))
+    query += data.draw(st.sampled_from(["", " "]))
+    limit = data.draw(st.integers(1, 10))
+    catalog = _catalog(names, artists)
+    got = TrackIndex(catalog, popularity).search(query, limit).tolist()
+    words = tokenize(query)
+    prefix = None if query.endswith(" ") else words.pop()
+    expected = []
+    for t in sorted(range(len(names)), key=lambda t: (-popularity[t], t)):
+        tokens = set(tokenize(names[t])) | set(tokenize(str(catalog.artist_names[artists[t]])))
+        if set(words) <= tokens and (prefix is None or any(x.startswith(prefix) for x in tokens)):
+            expected.append(t)
+    assert got == expected[:limit]
+
+
+# ---------------------------------------------------------------------- concurrency
+def test_concurrent_requests_give_the_same_answers(client, service):
+    uris = [str(u) for u in service.catalog.track_uris[:60]]
+    bodies = [
+        {"tracks": uris[i : i + 5], "k": 50, "model": ("item-knn", "popularity")[i % 2]}
+        for i in range(0, 48, 2)
+    ] + [{"name": "rock", "k": 30}, {"k": 30}]
+
+    def ask(body: dict) -> dict:
+        return continue_(client, **body)
+
+    one_by_one = [ask(b) for b in bodies]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        together = list(pool.map(ask, bodies * 2))
+    assert together == one_by_one * 2
+
+
+# ---------------------------------------------------------------------- model choice and CLI
+def test_default_model_rule(tmp_path):
+    home = Home(tmp_path)
+    assert default_model_names(home) == ["item-knn"]  # nothing saved: train item-knn
+
+    def save(name: str) -> None:
+        folder = home.model_dir(name)
+        folder.mkdir(parents=True)
+        (folder / "meta.json").write_text(json.dumps({"model": name}))
+
+    save("popularity")
+    save("als")
+    assert saved_model_names(home) == ["als", "popularity"]
+    assert default_model_names(home) == ["als"]
+    save("hybrid")
+    if "hybrid" in registry.model_names():
+        assert default_model_names(home) == ["hybrid"]
+
+
+def test_serve_refuses_a_public_host_without_allow_remote(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "spotifier", "--home", str(tmp_path), "serve", "--host", "0.0.0.0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "--allow-remote" in result.stderr and "0.0.0.0" in result.stderr
+
+
+@pytest.mark.slow
+def test_serve_command_starts_a_server(tmp_path):
+    from spotifier.serve.testing import build_home, free_port, pipeline_available
+
+    if not pipeline_available():
+        pytest.skip("the generator and the store are not in this build yet")
+    home = build_home(tmp_path, playlists=200, models=("popularity",))
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "spotifier",
+            "--home",
+            str(home.root),
+            "serve",
+            "--model",
+            "popularity",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        health = None
+        for _ in range(300):
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).json()
+                break
+            except httpx.HTTPError:
+                if proc.poll() is not None:
+                    break
+                import time
+
+                time.sleep(0.1)
+        assert health is not None, proc.stderr.read().decode() if proc.stderr else ""
+        assert health["models"] == ["popularity"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_static_files_are_in_the_package():
+    static = Path(__import__("spotifier.serve", fromlist=["x"]).__file__).parent / "static"
+    assert {"index.html", "app.js", "style.css"} <= {p.name for p in static.iterdir()}
