@@ -1,9 +1,136 @@
-"""CLI commands: data."""
+"""CLI commands: data (`ingest`, `stats`)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import typer
+from rich.table import Table
+
+from spotifier.cli.common import console, home_of, print_json
+from spotifier.errors import InvalidInputError
+
+ENGINES = ("duckdb",)
+_BARS = " ▁▂▃▄▅▆▇█"
+
+
+def sparkline(histogram: list[list[int]], bins: int = 40) -> str:
+    """A one-line histogram of [value, count] pairs over `bins` equal-width bins.
+
+    >>> sparkline([[1, 4], [2, 2], [4, 1]], bins=4)
+    '█▄ ▂'
+    """
+    if not histogram:
+        return ""
+    low, high = histogram[0][0], histogram[-1][0]
+    width = max(1.0, (high - low + 1) / bins)
+    n_bins = min(bins, int(high - low) + 1)
+    totals = [0] * n_bins
+    for value, count in histogram:
+        totals[min(n_bins - 1, int((value - low) / width))] += count
+    peak = max(totals) or 1
+    return "".join(_BARS[round(8 * t / peak)] if t else " " for t in totals)
+
+
+def _print_stats(stats: dict[str, Any]) -> None:
+    table = Table(title="Store statistics", show_header=False)
+    table.add_column("statistic")
+    table.add_column("value", justify="right")
+    for key in (
+        "playlists",
+        "tracks",
+        "unique_tracks",
+        "unique_albums",
+        "unique_artists",
+        "unique_titles",
+        "unique_normalized_titles",
+        "playlists_with_descriptions",
+        "avg_playlist_length",
+    ):
+        value = stats[key]
+        table.add_row(
+            key.replace("_", " "), f"{value:,.2f}" if isinstance(value, float) else f"{value:,}"
+        )
+    console.print(table)
+    tops = Table(title="Top titles, tracks, artists")
+    for header in ("title", "n", "track", "n", "artist", "n"):
+        tops.add_column(header, justify="right" if header == "n" else "left")
+    rows = max(len(stats["top_titles"]), len(stats["top_tracks"]), len(stats["top_artists"]))
+    for i in range(min(rows, 10)):
+        cells: list[str] = []
+        for key, label in (
+            ("top_titles", "title"),
+            ("top_tracks", "name"),
+            ("top_artists", "name"),
+        ):
+            items = stats[key]
+            cells += [items[i][label], f"{items[i]['count']:,}"] if i < len(items) else ["", ""]
+        tops.add_row(*cells)
+    console.print(tops)
+    for key, hist in stats["histograms"].items():
+        if hist:
+            console.print(
+                f"[bold]{key:>9}[/] {hist[0][0]:>5} |{sparkline(hist)}| {hist[-1][0]}",
+                highlight=False,
+            )
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the app (only commands that work are registered)."""
+
+    @app.command()
+    def ingest(
+        ctx: typer.Context,
+        mpd_dir: Path = typer.Argument(
+            ...,
+            help="A folder of mpd.slice.*.json[.gz] files, a folder holding data/, or one file.",
+        ),
+        strict: bool = typer.Option(
+            False, "--strict", help="Stop at the first invalid playlist; leave the store unchanged."
+        ),
+        workers: int = typer.Option(
+            0, "--workers", min=0, help="Parser processes (0: one per core)."
+        ),
+        engine: str = typer.Option("duckdb", "--engine", help="Ingest engine: duckdb."),
+        json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    ) -> None:
+        """Validate MPD slices and load them into the store (resumable and idempotent)."""
+        from spotifier.store import ingest as run_ingest
+
+        if engine not in ENGINES:
+            raise InvalidInputError(f"--engine: unknown engine {engine!r} (choose from {ENGINES})")
+        report = run_ingest(home_of(ctx), mpd_dir, strict=strict, workers=workers or None)
+        if json_out:
+            print_json(report.to_dict())
+            return
+        console.print(
+            f"ingested {report.slices_ingested} slice(s) ({report.playlists:,} playlists, "
+            f"{report.entries:,} entries), skipped {report.slices_skipped} already in the store; "
+            f"{report.megabytes:,.1f} MB in {report.seconds:.1f} s ({report.mb_per_s:,.0f} MB/s)",
+            highlight=False,
+        )
+        if report.invalid_playlists:
+            console.print(
+                f"[yellow]{report.invalid_playlists:,} invalid playlist(s) skipped[/]; "
+                f"full list: {report.invalid_list}",
+                highlight=False,
+            )
+            for example in report.examples:
+                console.print(f"  {example}", highlight=False, markup=False)
+        for problem in report.info_problems[:5]:
+            console.print(f"[yellow]warning:[/] {problem}", highlight=False)
+
+    @app.command()
+    def stats(
+        ctx: typer.Context,
+        json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    ) -> None:
+        """The official stats.txt figures for the ingested data, plus histograms."""
+        from spotifier.store import compute_stats
+
+        result = compute_stats(home_of(ctx))
+        if json_out:
+            print_json(result)
+        else:
+            _print_stats(result)

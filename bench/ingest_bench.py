@@ -1,0 +1,191 @@
+"""Ingest throughput: `spotifier ingest` (DuckDB, worker processes) vs a naive json.load + pandas
+loader, measured side by side on the same slice files. Appends a section to bench/RESULTS.md.
+
+    python bench/ingest_bench.py                    # generate 20 slices (the default world's size)
+    python bench/ingest_bench.py --mpd DIR          # or measure an existing folder of slices
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+
+
+def _fallback_world(out: Path, n_playlists: int, seed: int) -> None:
+    """Slices with MPD-like shape (power-law tracks, 5-250 long) when the generator is absent."""
+    from spotifier.mpd.format import slice_name
+
+    try:
+        from spotifier.mpd.writer import dumps_slice  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover
+        dumps_slice = None
+    rng = np.random.default_rng(seed)
+    n_tracks = 200_000
+    artist_of = rng.integers(0, 30_000, n_tracks)
+    album_of = artist_of * 3 + rng.integers(0, 3, n_tracks)
+    weights = 1.0 / np.arange(1, n_tracks + 1) ** 0.9
+    weights /= weights.sum()
+    words = ["love", "night", "Beyoncé", "summer", "dance", "blue", "heart", "road", "fire", "rain"]
+    (out / "data").mkdir(parents=True, exist_ok=True)
+    for first in range(0, n_playlists, 1000):
+        playlists = []
+        for pid in range(first, min(first + 1000, n_playlists)):
+            length = int(np.clip(rng.lognormal(3.9, 0.7), 5, 250))
+            chosen = rng.choice(n_tracks, size=length, p=weights)
+            tracks = [
+                {
+                    "pos": i,
+                    "artist_name": f"{words[artist_of[t] % 10]} {artist_of[t]}",
+                    "track_uri": f"spotify:track:{t:022d}",
+                    "artist_uri": f"spotify:artist:{artist_of[t]:022d}",
+                    "track_name": f"{words[t % 10]} {words[(t // 10) % 10]} {t}",
+                    "album_uri": f"spotify:album:{album_of[t]:022d}",
+                    "duration_ms": int(150_000 + (t * 7919) % 150_000),
+                    "album_name": f"{words[album_of[t] % 10]} album {album_of[t]}",
+                }
+                for i, t in enumerate(chosen.tolist())
+            ]
+            playlists.append(
+                {
+                    "name": words[pid % 10],
+                    "collaborative": "false",
+                    "pid": pid,
+                    "modified_at": 1500000000 - 86400 * (pid % 900),
+                    "num_tracks": length,
+                    "num_albums": len({t["album_uri"] for t in tracks}),
+                    "num_followers": 1,
+                    "tracks": tracks,
+                    "num_edits": 2,
+                    "duration_ms": sum(t["duration_ms"] for t in tracks),
+                    "num_artists": len({t["artist_uri"] for t in tracks}),
+                }
+            )
+        name = slice_name(first)
+        info = f"{first}-{first + 999}"
+        if dumps_slice is not None:
+            text = dumps_slice(playlists, info, generated_on="2017-12-03 08:41:42.057563")
+        else:
+            doc = {
+                "info": {"generated_on": "x", "slice": info, "version": "v1"},
+                "playlists": playlists,
+            }
+            text = json.dumps(doc, indent=4).encode()
+        (out / "data" / name).write_bytes(text)
+
+
+def make_world(out: Path, n_playlists: int, seed: int) -> str:
+    try:
+        from spotifier.synth import generate  # type: ignore[attr-defined]
+    except ImportError:
+        _fallback_world(out, n_playlists, seed)
+        return "bench fallback generator"
+    generate(out, n_playlists, seed)
+    return "spotifier.synth.generate"
+
+
+def naive_load(files: list[Path]) -> tuple[int, int]:
+    """What a first notebook does: json.load each slice, flatten with pandas, concatenate."""
+    import pandas as pd
+
+    playlists, entries = [], []
+    for path in files:
+        with path.open() as fh:
+            data = json.load(fh)
+        frame = pd.DataFrame(data["playlists"])
+        playlists.append(frame.drop(columns=["tracks"]))
+        entries.append(pd.json_normalize(data["playlists"], record_path="tracks", meta=["pid"]))
+    p, e = pd.concat(playlists), pd.concat(entries)
+    return len(p), len(e)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mpd", type=Path, help="existing folder of slices (default: generate)")
+    parser.add_argument("--playlists", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=0, help="0: one per core")
+    parser.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
+    args = parser.parse_args()
+
+    from spotifier.mpd.reader import iter_slice_files
+    from spotifier.progress import set_quiet
+    from spotifier.store import ingest
+
+    set_quiet(True)
+    tmp = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
+    try:
+        source = args.mpd
+        origin = f"--mpd {args.mpd}"
+        if source is None:
+            source = tmp / "world"
+            t0 = time.perf_counter()
+            origin = make_world(source, args.playlists, args.seed)
+            print(
+                f"generated {args.playlists:,} playlists with {origin} in "
+                f"{time.perf_counter() - t0:.1f} s"
+            )
+        files = iter_slice_files(source)
+        megabytes = sum(p.stat().st_size for p in files) / 1e6
+
+        t0 = time.perf_counter()
+        report = ingest(tmp / "home", source, workers=args.workers or None)
+        ours = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        resumed = ingest(tmp / "home", source, workers=args.workers or None)
+        rerun = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        n_playlists, n_entries = naive_load(files)
+        naive = time.perf_counter() - t0
+        assert n_playlists == report.playlists and resumed.slices_skipped == len(files)
+
+        rows = [
+            ("spotifier ingest (validate + DuckDB)", ours, megabytes / ours),
+            ("naive json.load + pandas (no validation, no store)", naive, megabytes / naive),
+            ("re-run (all slices skipped by md5)", rerun, megabytes / rerun),
+        ]
+        lines = [
+            "| loader | seconds | MB/s |",
+            "|---|---:|---:|",
+            *(f"| {name} | {sec:.2f} | {mbs:,.1f} |" for name, sec, mbs in rows),
+        ]
+        ratio = naive / ours
+        summary = (
+            f"{len(files)} slices, {megabytes:,.0f} MB, {n_playlists:,} playlists, "
+            f"{n_entries:,} entries; ingest is {ratio:.2f}x the naive loader's speed"
+        )
+        print("\n".join(lines))
+        print(summary)
+        if not args.no_record:
+            command = "python bench/ingest_bench.py " + " ".join(sys.argv[1:])
+            machine = (
+                f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+            )
+            section = [
+                f"\n## Ingest throughput ({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC)",
+                f"- machine: {machine} ({platform.platform()})",
+                f"- command: `{command.strip()}`; data: {origin}",
+                f"- {summary}",
+                "",
+                *lines,
+                "",
+            ]
+            with RESULTS.open("a") as fh:
+                fh.write("\n".join(section))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

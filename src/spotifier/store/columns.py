@@ -1,0 +1,274 @@
+"""Worker side of ingest: one slice file -> validated columnar arrays (no Python object per entry
+leaves the worker).
+
+A vectorized fast path checks every rule of `spotifier.mpd.validate` at once; only when it finds
+something wrong does the slow, per-playlist validator run to name the file, pid and field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from itertools import chain
+from operator import itemgetter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from spotifier.errors import InvalidInputError
+from spotifier.mpd.format import MAX_TRACKS, MIN_TRACKS, PLAYLIST_FIELDS, TRACK_FIELDS, URI_RE
+from spotifier.mpd.reader import parse_slice, read_bytes
+from spotifier.mpd.validate import (
+    INT64,
+    MAX_PID,
+    ConsistencyChecker,
+    Violation,
+    validate_info,
+    validate_playlist,
+)
+
+_PLAYLIST_GET = itemgetter(*PLAYLIST_FIELDS)
+_TRACK_GET = itemgetter(*TRACK_FIELDS)
+_REQUIRED = frozenset(PLAYLIST_FIELDS)
+_ALLOWED = _REQUIRED | {"description"}
+
+
+class _NotClean(Exception):
+    """The fast path saw a broken rule; the slow validator will say which."""
+
+
+@dataclass
+class ParsedSlice:
+    """One slice's valid playlists as columns. Codes index this slice's own unique tables.
+
+    `tracks`, `artists`, `albums` are in order of first appearance among the entries.
+    """
+
+    file: str
+    md5: str
+    nbytes: int
+    playlists: pa.Table  # the `playlists` table's columns
+    entry_row: np.ndarray  # int32 row into `playlists`
+    entry_pos: np.ndarray  # int32
+    entry_track: np.ndarray  # int32 code into `tracks`
+    tracks: pa.Table  # track_uri, track_name, artist (code), album (code), duration_ms
+    artists: pa.Table  # artist_uri, artist_name
+    albums: pa.Table  # album_uri, album_name, artist (code)
+    n_read: int = 0
+    rejected: list[tuple[int | None, list[Violation]]] = field(default_factory=list)
+    info_problems: list[Violation] = field(default_factory=list)
+
+    @property
+    def n_playlists(self) -> int:
+        return self.playlists.num_rows
+
+
+def _types(values: Any) -> set[type]:
+    return set(map(type, values))
+
+
+def _ints(values: Any, low: int, high: int = INT64[1]) -> np.ndarray:
+    if not _types(values) <= {int}:
+        raise _NotClean
+    arr = np.array(values, dtype=np.int64)  # OverflowError beyond int64
+    if len(arr) and (arr.min() < low or arr.max() > high):
+        raise _NotClean
+    return arr
+
+
+def _strings(values: Any) -> pa.Array:
+    if not _types(values) <= {str}:
+        raise _NotClean
+    return pa.array(values, type=pa.string())
+
+
+def _first_rows(codes: np.ndarray) -> np.ndarray:
+    """Index of each code's first occurrence.
+
+    Dictionary codes are numbered by first appearance, so a code occurs for the first time
+    exactly where it exceeds every code before it.
+    """
+    if not len(codes):
+        return np.zeros(0, dtype=np.int64)
+    seen = np.maximum.accumulate(codes)
+    new = np.empty(len(codes), dtype=bool)
+    new[0] = True
+    new[1:] = codes[1:] > seen[:-1]
+    return np.flatnonzero(new)
+
+
+def _distinct_per_row(row: np.ndarray, codes: np.ndarray, n: int) -> np.ndarray:
+    """How many distinct codes each row holds."""
+    key = np.sort(row.astype(np.int64) << 32 | codes)
+    first = np.ones(len(key), dtype=bool)
+    first[1:] = key[1:] != key[:-1]
+    return np.bincount(key[first] >> 32, minlength=n)
+
+
+def _encode(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    enc = values.dictionary_encode()
+    return enc.indices.to_numpy().astype(np.int32), enc.dictionary
+
+
+def build_columns(playlists: list[Any], file: str, md5: str = "", nbytes: int = 0) -> ParsedSlice:
+    """Columns of `playlists`; raises `_NotClean` (or a conversion error) if any rule is broken."""
+    for p in playlists:
+        if type(p) is not dict or not _REQUIRED <= p.keys() <= _ALLOWED:
+            raise _NotClean
+        if "description" in p and type(p["description"]) is not str:
+            raise _NotClean
+    n = len(playlists)
+    cols = list(zip(*map(_PLAYLIST_GET, playlists), strict=True)) if n else [()] * 11
+    name, collab, pid, modified, num_tracks, num_albums, num_followers = cols[:7]
+    tracks, num_edits, duration, num_artists = cols[7:]
+    names = _strings(name)
+    if not all(name) or not set(collab) <= {"true", "false"} or not _types(tracks) <= {list}:
+        raise _NotClean
+    pids = _ints(pid, 0, MAX_PID)
+    lengths = np.fromiter(map(len, tracks), dtype=np.int64, count=n)
+    if len(lengths) and (lengths.min() < MIN_TRACKS or lengths.max() > MAX_TRACKS):
+        raise _NotClean
+    counts = {
+        "num_tracks": _ints(num_tracks, INT64[0]),
+        "num_albums": _ints(num_albums, INT64[0]),
+        "num_artists": _ints(num_artists, INT64[0]),
+        "duration_ms": _ints(duration, INT64[0]),
+    }
+    if not np.array_equal(counts["num_tracks"], lengths):
+        raise _NotClean
+
+    flat = list(chain.from_iterable(tracks))
+    if not _types(flat) <= {dict} or not set(map(len, flat)) <= {len(TRACK_FIELDS)}:
+        raise _NotClean
+    tcols = list(zip(*map(_TRACK_GET, flat), strict=True)) if flat else [()] * 8
+    pos = _ints(tcols[0], 0, MAX_TRACKS)
+    row = np.repeat(np.arange(n, dtype=np.int32), lengths)
+    starts = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=starts[1:])
+    if not np.array_equal(pos, np.arange(len(flat)) - starts[:-1][row]):
+        raise _NotClean
+    artist_name, track_uri, artist_uri = _strings(tcols[1]), _strings(tcols[2]), _strings(tcols[3])
+    track_name, album_uri, album_name = _strings(tcols[4]), _strings(tcols[5]), _strings(tcols[7])
+    durations = _ints(tcols[6], 0, 2**31 - 1)
+    for kind, uris in (("track", track_uri), ("artist", artist_uri), ("album", album_uri)):
+        if len(uris) and not pc.all(pc.match_substring_regex(uris, URI_RE[kind].pattern)).as_py():
+            raise _NotClean
+
+    t_code, t_dict = _encode(track_uri)
+    a_code, a_dict = _encode(artist_uri)
+    b_code, b_dict = _encode(album_uri)
+    per_row = {
+        "num_albums": _distinct_per_row(row, b_code, n),
+        "num_artists": _distinct_per_row(row, a_code, n),
+        "duration_ms": np.bincount(row, weights=durations, minlength=n).astype(np.int64),
+    }
+    for key, value in per_row.items():
+        if not np.array_equal(counts[key], value):
+            raise _NotClean
+    info = {
+        "num_followers": _ints(num_followers, 1),
+        "num_edits": _ints(num_edits, 1),
+        "modified_at": _ints(modified, 0),
+    }
+    # Cross-playlist rules inside the slice: unique pids, one name per URI.
+    if len(np.unique(pids)) != n:
+        raise _NotClean
+    t_first, a_first, b_first = _first_rows(t_code), _first_rows(a_code), _first_rows(b_code)
+    for code, first, names_of in (
+        (t_code, t_first, track_name),
+        (a_code, a_first, artist_name),
+        (b_code, b_first, album_name),
+    ):
+        reference = names_of.take(pa.array(first[code]))
+        if len(code) and not pc.all(pc.equal(reference, names_of)).as_py():
+            raise _NotClean
+    description = [p.get("description") for p in playlists]
+    table = pa.table(
+        {
+            "pid": pids,
+            "name": names,
+            "description": pa.array(description, type=pa.string()),
+            "collaborative": np.array([c == "true" for c in collab], dtype=bool),
+            "modified_at": info["modified_at"],
+            "num_tracks": counts["num_tracks"].astype(np.int32),
+            "num_albums": counts["num_albums"].astype(np.int32),
+            "num_artists": counts["num_artists"].astype(np.int32),
+            "num_followers": info["num_followers"],
+            "num_edits": info["num_edits"],
+            "duration_ms": counts["duration_ms"],
+        }
+    )
+    return ParsedSlice(
+        file=file,
+        md5=md5,
+        nbytes=nbytes,
+        playlists=table,
+        entry_row=row,
+        entry_pos=pos.astype(np.int32),
+        entry_track=t_code,
+        tracks=pa.table(
+            {
+                "track_uri": t_dict,
+                "track_name": track_name.take(t_first),
+                "artist": a_code[t_first],
+                "album": b_code[t_first],
+                "duration_ms": durations[t_first].astype(np.int32),
+            }
+        ),
+        artists=pa.table({"artist_uri": a_dict, "artist_name": artist_name.take(a_first)}),
+        albums=pa.table(
+            {
+                "album_uri": b_dict,
+                "album_name": album_name.take(b_first),
+                "artist": a_code[b_first],
+            }
+        ),
+        n_read=n,
+    )
+
+
+_FAST_FAILURES = (_NotClean, KeyError, TypeError, ValueError, OverflowError, pa.ArrowException)
+
+
+def columns_of(playlists: list[Any], file: str, md5: str = "", nbytes: int = 0) -> ParsedSlice:
+    """Validated columns of a slice's playlists; invalid playlists are left out and listed."""
+    try:
+        return build_columns(playlists, file, md5, nbytes)
+    except _FAST_FAILURES:
+        pass
+    rejected: list[tuple[int | None, list[Violation]]] = []
+    checker = ConsistencyChecker()
+    clean = []
+    for i, playlist in enumerate(playlists):
+        problems = validate_playlist(playlist, file) or checker.check(playlist, file)
+        if problems:
+            rejected.append((i, problems))
+        else:
+            clean.append(playlist)
+    try:
+        parsed = build_columns(clean, file, md5, nbytes)
+    except _FAST_FAILURES as exc:  # a rule the slow validator does not know: a bug, say so
+        raise InvalidInputError(f"{file}: cannot be loaded ({exc!r})") from exc
+    parsed.n_read = len(playlists)
+    parsed.rejected = rejected
+    return parsed
+
+
+def parse_slice_file(path: str, known_md5: str | None = None) -> ParsedSlice | str:
+    """Read, validate and encode one slice file (runs in a worker process).
+
+    Returns the md5 alone when it equals `known_md5` (the slice is already in the store).
+    """
+    file = Path(path)
+    text = read_bytes(file)
+    raw = file.read_bytes() if file.name.endswith(".gz") else text
+    md5 = hashlib.md5(raw).hexdigest()
+    if md5 == known_md5:
+        return md5
+    data = parse_slice(text, file)
+    parsed = columns_of(data["playlists"], file.name, md5, len(text))
+    parsed.info_problems = validate_info(data.get("info"), file.name)
+    return parsed

@@ -1,0 +1,402 @@
+"""`spotifier ingest`: validate slices in worker processes, commit each slice in one transaction.
+
+A slice is committed whole or not at all, together with its row in `slices` (file name + md5), so
+a re-run skips what is done and a process killed mid-ingest loses nothing. Track, album and artist
+indices are assigned in order of first appearance and never change afterwards.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import orjson
+import pyarrow as pa
+
+from spotifier.errors import InvalidInputError, SpotifierError
+from spotifier.home import Home
+from spotifier.mpd.reader import iter_slice_files
+from spotifier.mpd.validate import Violation
+from spotifier.progress import cpu_count, make_progress
+from spotifier.store.columns import ParsedSlice, parse_slice_file
+from spotifier.store.schema import connect, record_source_root
+
+INVALID_FILE = "invalid_playlists.jsonl"
+EXAMPLES = 5
+
+#: (table, index column, uri column, name column, slice table attribute, uri→name field in files)
+_KINDS = (
+    ("artists", "artist_idx", "artist_uri", "artist_name", "artists"),
+    ("albums", "album_idx", "album_uri", "album_name", "albums"),
+    ("tracks", "track_idx", "track_uri", "track_name", "tracks"),
+)
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did; `invalid_playlists` counts playlists skipped in this run."""
+
+    source: str
+    slices_found: int = 0
+    slices_ingested: int = 0
+    slices_skipped: int = 0
+    playlists: int = 0
+    entries: int = 0
+    invalid_playlists: int = 0
+    examples: list[str] = field(default_factory=list)
+    info_problems: list[str] = field(default_factory=list)
+    invalid_list: str | None = None
+    megabytes: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.megabytes / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "mb_per_s": round(self.mb_per_s, 1)}
+
+
+def _parsed_in_order(
+    files: list[Path], known: dict[str, str], workers: int
+) -> Iterator[tuple[Path, ParsedSlice | str]]:
+    """Each file's parse result in file order, parsing up to `workers` files ahead in processes."""
+    if workers <= 1 or len(files) <= 1:
+        for path in files:
+            yield path, parse_slice_file(str(path), known.get(path.name))
+        return
+    ctx = multiprocessing.get_context("spawn")  # never fork a process holding a DuckDB connection
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    pending: deque[tuple[Path, Future[ParsedSlice | str]]] = deque()
+    todo = iter(files)
+    try:
+        for path in todo:
+            pending.append((path, pool.submit(parse_slice_file, str(path), known.get(path.name))))
+            if len(pending) > workers:
+                break
+        while pending:
+            path, future = pending.popleft()
+            result = future.result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append((nxt, pool.submit(parse_slice_file, str(nxt), known.get(nxt.name))))
+            yield path, result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _lookup(
+    con: duckdb.DuckDBPyConnection, table: str, idx: str, uri: str, name: str, local: pa.Table
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stored index (-1 when new) of each slice-local URI, and whether its stored name differs."""
+    codes = np.arange(local.num_rows, dtype=np.int32)
+    con.register("_uris", pa.table({"code": codes, "uri": local[uri], "name": local[name]}))
+    try:
+        found = con.sql(
+            f"SELECT s.code, t.{idx} AS idx, t.{name} <> s.name AS differs FROM _uris s "
+            f"JOIN {table} t ON t.{uri} = s.uri"
+        ).fetchnumpy()
+    finally:
+        con.unregister("_uris")
+    index = np.full(local.num_rows, -1, dtype=np.int64)
+    index[found["code"]] = found["idx"]
+    differs = np.zeros(local.num_rows, dtype=bool)
+    differs[found["code"][np.asarray(found["differs"], dtype=bool)]] = True
+    return index, differs
+
+
+def _store_conflicts(
+    con: duckdb.DuckDBPyConnection, parsed: ParsedSlice
+) -> tuple[dict[str, np.ndarray], list[tuple[int | None, list[Violation]]]]:
+    """Stored indices per kind, and playlists that name a known URI differently (rejected)."""
+    stored: dict[str, np.ndarray] = {}
+    bad: dict[str, np.ndarray] = {}
+    for table, idx, uri, name, attr in _KINDS:
+        stored[attr], bad[attr] = _lookup(con, table, idx, uri, name, getattr(parsed, attr))
+    if not any(mask.any() for mask in bad.values()):
+        return stored, []
+    t_artist = parsed.tracks["artist"].to_numpy()
+    t_album = parsed.tracks["album"].to_numpy()
+    per_entry = {
+        "tracks": bad["tracks"][parsed.entry_track],
+        "artists": bad["artists"][t_artist[parsed.entry_track]],
+        "albums": bad["albums"][t_album[parsed.entry_track]],
+    }
+    pids = parsed.playlists["pid"].to_numpy()
+    problems: dict[int, list[Violation]] = {}
+    for table, _, uri, name, attr in _KINDS:
+        for e in np.flatnonzero(per_entry[attr]):
+            row = int(parsed.entry_row[e])
+            code = int(parsed.entry_track[e])
+            code = {"tracks": code, "artists": t_artist[code], "albums": t_album[code]}[attr]
+            the_uri = getattr(parsed, attr)[uri][int(code)].as_py()
+            problems.setdefault(row, []).append(
+                Violation(
+                    parsed.file,
+                    int(pids[row]),
+                    f"tracks[{parsed.entry_pos[e]}].{name}",
+                    f"{the_uri} is named differently in the store ({table})",
+                )
+            )
+    return stored, [(None, problems[row]) for row in sorted(problems)]
+
+
+def compact(
+    parsed: ParsedSlice, keep_rows: np.ndarray
+) -> tuple[ParsedSlice, dict[str, np.ndarray]]:
+    """Drop playlists (rows not in `keep_rows`) and whatever only they used.
+
+    Returns the smaller slice and, per kind, the old code of each new code.
+    """
+    keep = np.zeros(parsed.n_playlists, dtype=bool)
+    keep[keep_rows] = True
+    row_map = np.cumsum(keep) - 1
+    on = keep[parsed.entry_row]
+
+    def by_first(codes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        uniq, first = np.unique(codes, return_index=True)
+        order = uniq[np.argsort(first, kind="stable")]
+        remap = np.full(n, -1, dtype=np.int32)
+        remap[order] = np.arange(len(order), dtype=np.int32)
+        return order, remap
+
+    t_order, t_remap = by_first(parsed.entry_track[on], parsed.tracks.num_rows)
+    tracks = parsed.tracks.take(pa.array(t_order))
+    a_order, a_remap = by_first(tracks["artist"].to_numpy(), parsed.artists.num_rows)
+    b_order, b_remap = by_first(tracks["album"].to_numpy(), parsed.albums.num_rows)
+    tracks = tracks.set_column(2, "artist", pa.array(a_remap[tracks["artist"].to_numpy()]))
+    tracks = tracks.set_column(3, "album", pa.array(b_remap[tracks["album"].to_numpy()]))
+    albums = parsed.albums.take(pa.array(b_order))
+    # an album's artist is the artist of its first track; that artist is kept with the track
+    albums = albums.set_column(2, "artist", pa.array(a_remap[albums["artist"].to_numpy()]))
+    out = ParsedSlice(
+        file=parsed.file,
+        md5=parsed.md5,
+        nbytes=parsed.nbytes,
+        playlists=parsed.playlists.filter(pa.array(keep)),
+        entry_row=row_map[parsed.entry_row[on]].astype(np.int32),
+        entry_pos=parsed.entry_pos[on],
+        entry_track=t_remap[parsed.entry_track[on]],
+        tracks=tracks,
+        artists=parsed.artists.take(pa.array(a_order)),
+        albums=albums,
+        n_read=parsed.n_read,
+        rejected=parsed.rejected,
+        info_problems=parsed.info_problems,
+    )
+    return out, {"tracks": t_order, "artists": a_order, "albums": b_order}
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
+    con.register("_rows", data)
+    try:
+        con.execute(f"INSERT INTO {table} SELECT * FROM _rows").fetchall()
+    finally:
+        con.unregister("_rows")
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    row = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0]
+    return int(row[0]) if row else 0
+
+
+def _write_slice(
+    con: duckdb.DuckDBPyConnection, parsed: ParsedSlice, stored: dict[str, np.ndarray]
+) -> None:
+    """Insert one slice's rows (inside the caller's transaction)."""
+    index: dict[str, np.ndarray] = {}
+    for table, idx, uri, name, attr in _KINDS:
+        local: pa.Table = getattr(parsed, attr)
+        mapping = stored[attr].copy()
+        new = mapping < 0
+        mapping[new] = _count(con, table) + np.arange(int(new.sum()))
+        index[attr] = mapping
+        if not new.any():
+            continue
+        mask = pa.array(new)
+        columns: dict[str, Any] = {
+            idx: mapping[new].astype(np.int32),
+            uri: local[uri].filter(mask),
+            name: local[name].filter(mask),
+        }
+        if attr == "albums":
+            columns["artist_idx"] = index["artists"][local["artist"].to_numpy()[new]].astype(
+                np.int32
+            )
+        if attr == "tracks":
+            columns["artist_idx"] = index["artists"][local["artist"].to_numpy()[new]].astype(
+                np.int32
+            )
+            columns["album_idx"] = index["albums"][local["album"].to_numpy()[new]].astype(np.int32)
+            columns["duration_ms"] = local["duration_ms"].filter(mask)
+        _insert(con, table, pa.table(columns))
+    _insert(con, "playlists", parsed.playlists)
+    pids = parsed.playlists["pid"].to_numpy()
+    entries = {
+        "pid": pids[parsed.entry_row],
+        "pos": parsed.entry_pos,
+        "track_idx": index["tracks"][parsed.entry_track].astype(np.int32),
+    }
+    _insert(con, "entries", pa.table(entries))
+    con.execute(
+        "INSERT INTO slices VALUES (?, ?, ?, ?)",
+        [parsed.file, parsed.md5, parsed.n_playlists, datetime.now(UTC).replace(tzinfo=None)],
+    ).fetchall()
+
+
+def _check_pids(con: duckdb.DuckDBPyConnection, parsed: ParsedSlice) -> None:
+    con.register("_pids", parsed.playlists.select(["pid"]))
+    try:
+        clash = con.execute(
+            "SELECT s.pid FROM _pids s JOIN playlists p USING (pid) ORDER BY s.pid LIMIT 1"
+        ).fetchall()
+    finally:
+        con.unregister("_pids")
+    if clash:
+        raise InvalidInputError(
+            f"{parsed.file}: pid {clash[0][0]} is already in the store from another slice "
+            "(a pid may appear in one slice only)"
+        )
+
+
+def _prepare(
+    con: duckdb.DuckDBPyConnection, parsed: ParsedSlice
+) -> tuple[ParsedSlice, dict[str, np.ndarray]]:
+    """Cross-slice checks against the store: pids (an error) and URI names (rejects playlists)."""
+    _check_pids(con, parsed)
+    stored, rejected = _store_conflicts(con, parsed)
+    if not rejected:
+        return parsed, stored
+    bad_pids = {v[0].pid for _, v in rejected}
+    pids = parsed.playlists["pid"].to_numpy()
+    keep = np.flatnonzero([int(p) not in bad_pids for p in pids])
+    smaller, old_codes = compact(parsed, keep)
+    smaller.rejected = parsed.rejected + rejected
+    return smaller, {attr: stored[attr][old] for attr, old in old_codes.items()}
+
+
+def _commit(con: duckdb.DuckDBPyConnection, parsed: ParsedSlice, stored: dict[str, Any]) -> None:
+    con.begin()
+    try:
+        _write_slice(con, parsed, stored)
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+
+
+def _undo(con: duckdb.DuckDBPyConnection, done: list[ParsedSlice], base: dict[str, int]) -> None:
+    """Remove what this run committed (strict mode's 'store unchanged' on failure)."""
+    if not done:
+        return
+    pids = pa.table({"pid": np.concatenate([p.playlists["pid"].to_numpy() for p in done])})
+    con.begin()
+    con.register("_undo", pids)
+    con.execute("DELETE FROM entries WHERE pid IN (SELECT pid FROM _undo)").fetchall()
+    con.execute("DELETE FROM playlists WHERE pid IN (SELECT pid FROM _undo)").fetchall()
+    con.unregister("_undo")
+    for table, idx, *_ in _KINDS:
+        con.execute(f"DELETE FROM {table} WHERE {idx} >= ?", [base[table]]).fetchall()
+    for p in done:
+        con.execute("DELETE FROM slices WHERE file = ? AND md5 = ?", [p.file, p.md5]).fetchall()
+    con.commit()
+
+
+def _first_problem(parsed: ParsedSlice) -> Violation | None:
+    if parsed.info_problems:
+        return parsed.info_problems[0]
+    return parsed.rejected[0][1][0] if parsed.rejected else None
+
+
+def _append_invalid(path: Path, parsed: ParsedSlice) -> None:
+    with path.open("ab") as fh:
+        for index, problems in parsed.rejected:
+            line = {
+                "file": parsed.file,
+                "index": index,
+                "pid": problems[0].pid,
+                "violations": [{"field": v.field, "message": v.message} for v in problems],
+            }
+            fh.write(orjson.dumps(line) + b"\n")
+
+
+def ingest(
+    home: Home | str | Path,
+    mpd_dir: str | Path,
+    strict: bool = False,
+    workers: int | None = None,
+) -> IngestReport:
+    """Validate and load the slices at `mpd_dir` into `home/store.duckdb`.
+
+    Already-committed slices (same file name and md5) are skipped. `strict` stops at the first
+    invalid playlist with `InvalidInputError` and leaves the store as it was before this call;
+    otherwise invalid playlists are skipped, counted and listed in `home/invalid_playlists.jsonl`.
+    """
+    home = home if isinstance(home, Home) else Home.resolve(home)
+    mpd_dir = Path(mpd_dir)
+    files = iter_slice_files(mpd_dir)
+    fresh = not home.store_path.exists()
+    report = IngestReport(source=str(mpd_dir), slices_found=len(files))
+    con = connect(home, read_only=False)
+    invalid_path = home.root / INVALID_FILE
+    if fresh:
+        invalid_path.unlink(missing_ok=True)
+    done: list[ParsedSlice] = []
+    base = {table: _count(con, table) for table, *_ in _KINDS}
+    known = dict(con.execute("SELECT file, md5 FROM slices").fetchall())
+    workers = max(1, min(workers or cpu_count(), len(files)))
+    start = time.perf_counter()
+    try:
+        with make_progress() as progress:
+            task = progress.add_task("ingest", total=len(files), extra="")
+            for _path, result in _parsed_in_order(files, known, workers):
+                progress.advance(task)
+                if isinstance(result, str):
+                    report.slices_skipped += 1
+                    continue
+                parsed, stored = _prepare(con, result)
+                first = _first_problem(parsed)
+                if strict and first is not None:
+                    raise InvalidInputError(f"{first} (--strict: nothing was ingested)")
+                _commit(con, parsed, stored)
+                done.append(parsed)
+                if parsed.rejected:
+                    _append_invalid(invalid_path, parsed)
+                    report.invalid_list = str(invalid_path)
+                report.slices_ingested += 1
+                report.playlists += parsed.n_playlists
+                report.entries += len(parsed.entry_track)
+                report.invalid_playlists += len(parsed.rejected)
+                for _, problems in parsed.rejected:
+                    if len(report.examples) < EXAMPLES:
+                        report.examples.append(str(problems[0]))
+                report.info_problems.extend(str(v) for v in parsed.info_problems)
+                report.megabytes += parsed.nbytes / 1e6
+                report.seconds = time.perf_counter() - start
+                progress.update(
+                    task,
+                    extra=f"{report.megabytes:,.0f} MB · {report.mb_per_s:,.0f} MB/s · "
+                    f"{report.playlists:,} playlists",
+                )
+    except BaseException:
+        if strict:
+            _undo(con, done, base)
+        con.close()
+        raise
+    report.seconds = time.perf_counter() - start
+    con.execute("CHECKPOINT").fetchall()
+    con.close()
+    record_source_root(home, mpd_dir)
+    return report
+
+
+__all__ = ["INVALID_FILE", "IngestReport", "SpotifierError", "compact", "ingest"]
