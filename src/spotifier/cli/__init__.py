@@ -52,7 +52,10 @@ for _module in (generate, data, evaluation, models, tune, service, analysis, dem
 def main() -> None:
     """Entry point: run the app, turning Spotifier errors into one line on stderr."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode, click returns a command's `typer.Exit(code)` instead of exiting.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except SpotifierError as exc:
         stderr.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
@@ -64,10 +67,9 @@ def main() -> None:
     except KeyboardInterrupt:
         stderr.print("interrupted")
         sys.exit(130)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+    except Exception as exc:  # click usage errors (typer vendors its own click: duck-type them)
+        show = getattr(exc, "show", None)
+        if callable(show) and isinstance(getattr(exc, "exit_code", None), int):
+            show()
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         raise
