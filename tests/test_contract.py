@@ -21,9 +21,10 @@ FAST_OVERRIDES: dict[str, list[str]] = {
     "rp3beta": ["neighbours=50"],
     "playlist-knn": ["neighbours=10"],
     "title": ["neighbours=10"],
+    "ncf": ["factors=8", "mlp_layers=16,8", "epochs=30", "batch=64", "val_playlists=0"],
 }
 #: Models that do not personalise (their answer ignores the seeds).
-NOT_PERSONAL = {"popularity"}
+NOT_PERSONAL = {"popularity", "seed-ncf"}  # seed-ncf: added embeddings, no interaction term
 CLUSTER_A = set(range(10))
 NAMES = model_names()
 
