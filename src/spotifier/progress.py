@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from rich.console import Console
 from rich.progress import (
@@ -71,10 +71,23 @@ def cpu_count() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 
 
+_controller: tuple[int, Any] | None = None
+
+
+def _threadpool_controller() -> Any:
+    """One ThreadpoolController, rebuilt only when modules were imported since (new native
+    libraries): building one scans every loaded library (milliseconds), which a server calling
+    `blas_threads` per request cannot afford."""
+    global _controller
+    from threadpoolctl import ThreadpoolController
+
+    if _controller is None or _controller[0] != len(sys.modules):
+        _controller = (len(sys.modules), ThreadpoolController())
+    return _controller[1]
+
+
 @contextmanager
 def blas_threads(n: int | None = None) -> Iterator[None]:
     """Limit BLAS/OpenMP threads for the duration (implicit and torch want 1 BLAS thread)."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=n if n is not None else cpu_count()):
+    with _threadpool_controller().limit(limits=n if n is not None else cpu_count()):
         yield
