@@ -30,8 +30,8 @@ from spotifier.mpd.validate import (
     validate_playlist,
 )
 
-_PLAYLIST_GET = itemgetter(*PLAYLIST_FIELDS)
-_TRACK_GET = itemgetter(*TRACK_FIELDS)
+_PLAYLIST_GETTERS = [itemgetter(key) for key in PLAYLIST_FIELDS]
+_TRACK_GETTERS = [itemgetter(key) for key in TRACK_FIELDS]
 _REQUIRED = frozenset(PLAYLIST_FIELDS)
 _ALLOWED = _REQUIRED | {"description"}
 
@@ -121,7 +121,7 @@ def build_columns(playlists: list[Any], file: str, md5: str = "", nbytes: int = 
         if "description" in p and type(p["description"]) is not str:
             raise _NotClean
     n = len(playlists)
-    cols = list(zip(*map(_PLAYLIST_GET, playlists), strict=True)) if n else [()] * 11
+    cols = [list(map(get, playlists)) for get in _PLAYLIST_GETTERS]
     name, collab, pid, modified, num_tracks, num_albums, num_followers = cols[:7]
     tracks, num_edits, duration, num_artists = cols[7:]
     names = _strings(name)
@@ -143,7 +143,7 @@ def build_columns(playlists: list[Any], file: str, md5: str = "", nbytes: int = 
     flat = list(chain.from_iterable(tracks))
     if not _types(flat) <= {dict} or not set(map(len, flat)) <= {len(TRACK_FIELDS)}:
         raise _NotClean
-    tcols = list(zip(*map(_TRACK_GET, flat), strict=True)) if flat else [()] * 8
+    tcols = [list(map(get, flat)) for get in _TRACK_GETTERS]  # one C-level pass per field
     pos = _ints(tcols[0], 0, MAX_TRACKS)
     row = np.repeat(np.arange(n, dtype=np.int32), lengths)
     starts = np.zeros(n + 1, dtype=np.int64)

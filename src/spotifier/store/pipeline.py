@@ -7,11 +7,12 @@ indices are assigned in order of first appearance and never change afterwards.
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import time
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,41 +58,67 @@ class IngestReport:
     invalid_list: str | None = None
     megabytes: float = 0.0
     seconds: float = 0.0
+    #: (file, md5, pids) of each slice this run committed: what strict mode undoes on failure
+    committed: list[tuple[str, str, np.ndarray]] = field(default_factory=list, repr=False)
 
     @property
     def mb_per_s(self) -> float:
         return self.megabytes / self.seconds if self.seconds > 0 else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "mb_per_s": round(self.mb_per_s, 1)}
+        out = {k: v for k, v in asdict(self).items() if k != "committed"}
+        return {**out, "mb_per_s": round(self.mb_per_s, 1)}
+
+
+def _already_done(files: list[Path], known: dict[str, str], workers: int) -> set[Path]:
+    """Files whose name and md5 are in the slice registry (hashed in threads: no parsing)."""
+    candidates = [path for path in files if path.name in known]
+
+    def same(path: Path) -> bool:
+        digest = hashlib.md5()
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 22):
+                digest.update(chunk)  # hashlib releases the GIL: threads hash in parallel
+        return digest.hexdigest() == known[path.name]
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return {p for p, done in zip(candidates, pool.map(same, candidates), strict=True) if done}
+
+
+def _ready() -> None:
+    """A no-op: running it makes the pool start its processes."""
+
+
+def _start_parsers(workers: int) -> ProcessPoolExecutor | None:
+    """Parser processes, started now: before DuckDB starts threads in this process (fork is
+    then safe, and unlike spawn it needs no `if __name__ == "__main__"` guard in scripts)."""
+    if workers <= 1:
+        return None
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    for future in [pool.submit(_ready) for _ in range(workers)]:
+        future.result()
+    return pool
 
 
 def _parsed_in_order(
-    files: list[Path], known: dict[str, str], workers: int
+    files: list[Path], known: dict[str, str], pool: ProcessPoolExecutor | None, ahead: int
 ) -> Iterator[tuple[Path, ParsedSlice | str]]:
-    """Each file's parse result in file order, parsing up to `workers` files ahead in processes."""
-    if workers <= 1 or len(files) <= 1:
+    """Each file's parse result in file order, parsing up to `ahead` files ahead in `pool`."""
+    if pool is None:
         for path in files:
             yield path, parse_slice_file(str(path), known.get(path.name))
         return
-    ctx = multiprocessing.get_context("spawn")  # never fork a process holding a DuckDB connection
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
     pending: deque[tuple[Path, Future[ParsedSlice | str]]] = deque()
-    todo = iter(files)
-    try:
-        for path in todo:
-            pending.append((path, pool.submit(parse_slice_file, str(path), known.get(path.name))))
-            if len(pending) > workers:
-                break
-        while pending:
-            path, future = pending.popleft()
-            result = future.result()
-            nxt = next(todo, None)
-            if nxt is not None:
-                pending.append((nxt, pool.submit(parse_slice_file, str(nxt), known.get(nxt.name))))
-            yield path, result
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    for path in files:
+        if len(pending) > ahead:
+            done_path, future = pending.popleft()
+            yield done_path, future.result()
+        pending.append((path, pool.submit(parse_slice_file, str(path), known.get(path.name))))
+    while pending:
+        done_path, future = pending.popleft()
+        yield done_path, future.result()
 
 
 def _lookup(
@@ -294,11 +321,15 @@ def _commit(con: duckdb.DuckDBPyConnection, parsed: ParsedSlice, stored: dict[st
         raise
 
 
-def _undo(con: duckdb.DuckDBPyConnection, done: list[ParsedSlice], base: dict[str, int]) -> None:
+def _undo(
+    con: duckdb.DuckDBPyConnection,
+    done: list[tuple[str, str, np.ndarray]],
+    base: dict[str, int],
+) -> None:
     """Remove what this run committed (strict mode's 'store unchanged' on failure)."""
     if not done:
         return
-    pids = pa.table({"pid": np.concatenate([p.playlists["pid"].to_numpy() for p in done])})
+    pids = pa.table({"pid": np.concatenate([pids for _, _, pids in done])})
     con.begin()
     con.register("_undo", pids)
     con.execute("DELETE FROM entries WHERE pid IN (SELECT pid FROM _undo)").fetchall()
@@ -306,8 +337,8 @@ def _undo(con: duckdb.DuckDBPyConnection, done: list[ParsedSlice], base: dict[st
     con.unregister("_undo")
     for table, idx, *_ in _KINDS:
         con.execute(f"DELETE FROM {table} WHERE {idx} >= ?", [base[table]]).fetchall()
-    for p in done:
-        con.execute("DELETE FROM slices WHERE file = ? AND md5 = ?", [p.file, p.md5]).fetchall()
+    for file, md5, _ in done:
+        con.execute("DELETE FROM slices WHERE file = ? AND md5 = ?", [file, md5]).fetchall()
     con.commit()
 
 
@@ -329,6 +360,53 @@ def _append_invalid(path: Path, parsed: ParsedSlice) -> None:
             fh.write(orjson.dumps(line) + b"\n")
 
 
+def _load(
+    con: duckdb.DuckDBPyConnection,
+    todo: list[Path],
+    known: dict[str, str],
+    pool: ProcessPoolExecutor | None,
+    workers: int,
+    strict: bool,
+    report: IngestReport,
+    invalid_path: Path,
+    start: float,
+) -> None:
+    """Commit each parsed slice in order, updating the report and the progress bar."""
+    with make_progress() as progress:
+        task = progress.add_task(
+            "ingest", total=report.slices_found, extra="", completed=report.slices_skipped
+        )
+        for _path, result in _parsed_in_order(todo, known, pool, workers):
+            progress.advance(task)
+            if isinstance(result, str):
+                report.slices_skipped += 1
+                continue
+            parsed, stored = _prepare(con, result)
+            first = _first_problem(parsed)
+            if strict and first is not None:
+                raise InvalidInputError(f"{first} (--strict: nothing was ingested)")
+            _commit(con, parsed, stored)
+            report.committed.append((parsed.file, parsed.md5, parsed.playlists["pid"].to_numpy()))
+            if parsed.rejected:
+                _append_invalid(invalid_path, parsed)
+                report.invalid_list = str(invalid_path)
+            report.slices_ingested += 1
+            report.playlists += parsed.n_playlists
+            report.entries += len(parsed.entry_track)
+            report.invalid_playlists += len(parsed.rejected)
+            for _, problems in parsed.rejected:
+                if len(report.examples) < EXAMPLES:
+                    report.examples.append(str(problems[0]))
+            report.info_problems.extend(str(v) for v in parsed.info_problems)
+            report.megabytes += parsed.nbytes / 1e6
+            report.seconds = time.perf_counter() - start
+            progress.update(
+                task,
+                extra=f"{report.megabytes:,.0f} MB · {report.mb_per_s:,.0f} MB/s · "
+                f"{report.playlists:,} playlists",
+            )
+
+
 def ingest(
     home: Home | str | Path,
     mpd_dir: str | Path,
@@ -346,55 +424,33 @@ def ingest(
     files = iter_slice_files(mpd_dir)
     fresh = not home.store_path.exists()
     report = IngestReport(source=str(mpd_dir), slices_found=len(files))
-    con = connect(home, read_only=False)
+    with connect(home, read_only=False) as con:
+        base = {table: _count(con, table) for table, *_ in _KINDS}
+        known = dict(con.execute("SELECT file, md5 FROM slices").fetchall())
     invalid_path = home.root / INVALID_FILE
     if fresh:
         invalid_path.unlink(missing_ok=True)
-    done: list[ParsedSlice] = []
-    base = {table: _count(con, table) for table, *_ in _KINDS}
-    known = dict(con.execute("SELECT file, md5 FROM slices").fetchall())
-    workers = max(1, min(workers or cpu_count(), len(files)))
     start = time.perf_counter()
+    skip = _already_done(files, known, workers or cpu_count())
+    report.slices_skipped = len(skip)
+    todo = [path for path in files if path not in skip]
+    workers = max(1, min(workers or cpu_count(), len(todo)))
+    pool = _start_parsers(workers)
     try:
-        with make_progress() as progress:
-            task = progress.add_task("ingest", total=len(files), extra="")
-            for _path, result in _parsed_in_order(files, known, workers):
-                progress.advance(task)
-                if isinstance(result, str):
-                    report.slices_skipped += 1
-                    continue
-                parsed, stored = _prepare(con, result)
-                first = _first_problem(parsed)
-                if strict and first is not None:
-                    raise InvalidInputError(f"{first} (--strict: nothing was ingested)")
-                _commit(con, parsed, stored)
-                done.append(parsed)
-                if parsed.rejected:
-                    _append_invalid(invalid_path, parsed)
-                    report.invalid_list = str(invalid_path)
-                report.slices_ingested += 1
-                report.playlists += parsed.n_playlists
-                report.entries += len(parsed.entry_track)
-                report.invalid_playlists += len(parsed.rejected)
-                for _, problems in parsed.rejected:
-                    if len(report.examples) < EXAMPLES:
-                        report.examples.append(str(problems[0]))
-                report.info_problems.extend(str(v) for v in parsed.info_problems)
-                report.megabytes += parsed.nbytes / 1e6
-                report.seconds = time.perf_counter() - start
-                progress.update(
-                    task,
-                    extra=f"{report.megabytes:,.0f} MB · {report.mb_per_s:,.0f} MB/s · "
-                    f"{report.playlists:,} playlists",
-                )
-    except BaseException:
-        if strict:
-            _undo(con, done, base)
+        con = connect(home, read_only=False)
+        try:
+            _load(con, todo, known, pool, workers, strict, report, invalid_path, start)
+        except BaseException:
+            if strict:
+                _undo(con, report.committed, base)
+            con.close()
+            raise
+        report.seconds = time.perf_counter() - start
+        con.execute("CHECKPOINT").fetchall()
         con.close()
-        raise
-    report.seconds = time.perf_counter() - start
-    con.execute("CHECKPOINT").fetchall()
-    con.close()
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     record_source_root(home, mpd_dir)
     return report
 
