@@ -106,6 +106,10 @@ def atomic_file(target: Path, mode: str = "wb") -> Iterator[object]:
     try:
         with os.fdopen(fd, mode) as fh:
             yield fh
+        # mkstemp makes the file 0600; give it the permissions a plain open() would have.
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o666 & ~umask)
         tmp.replace(target)
     except BaseException:
         tmp.unlink(missing_ok=True)
