@@ -83,6 +83,9 @@ def atomic_dir(target: Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         yield tmp
+        umask = os.umask(0)  # mkdtemp makes the folder 0700; give it the usual permissions
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)
         old = None
         if target.exists():
             old = target.with_name(f".{target.name}.old")
