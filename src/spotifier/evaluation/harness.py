@@ -35,6 +35,8 @@ from spotifier.split import (
 
 ORACLE = "oracle"
 BASELINE = "popularity"
+# Kept in the result files, left out of the `--json` document (which states them once).
+_FILE_ONLY = ("model", "split", "protocol", "split_created_at", "per_playlist")
 
 
 def resolve_split(home: Home, split: str | None, protocol: str | None) -> Split:
@@ -110,7 +112,7 @@ def evaluate(
     _add_gap_shares(home, loaded.name, results)
     for name, result in results.items():
         save_result(home, loaded.name, name, result)
-        out["models"][name] = {k: v for k, v in result.items() if k != "per_playlist"}
+        out["models"][name] = {k: v for k, v in result.items() if k not in _FILE_ONLY}
     return out
 
 
