@@ -309,46 +309,37 @@ def test_serve_refuses_a_public_host_without_allow_remote(tmp_path):
 
 
 @pytest.mark.slow
-def test_serve_command_starts_a_server(tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_command_starts_a_server(tmp_path, workers):
+    import time
+
     from spotifier.serve.testing import build_home, free_port, pipeline_available
 
     if not pipeline_available():
         pytest.skip("the generator and the store are not in this build yet")
     home = build_home(tmp_path, playlists=200, models=("popularity",))
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "spotifier",
-            "--home",
-            str(home.root),
-            "serve",
-            "--model",
-            "popularity",
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    command = [sys.executable, "-m", "spotifier", "--home", str(home.root), "serve"]
+    command += ["--model", "popularity", "--port", str(port), "--workers", str(workers)]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         health = None
-        for _ in range(300):
+        for _ in range(600):
             try:
                 health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).json()
                 break
             except httpx.HTTPError:
                 if proc.poll() is not None:
                     break
-                import time
-
                 time.sleep(0.1)
         assert health is not None, proc.stderr.read().decode() if proc.stderr else ""
         assert health["models"] == ["popularity"]
+        answer = httpx.post(f"http://127.0.0.1:{port}/v1/continuations", json={"k": 7}).json()
+        assert answer["model"] == "popularity" and len(answer["items"]) == 7
     finally:
         proc.terminate()
-        proc.wait(timeout=20)
+        proc.wait(timeout=30)
+    assert proc.returncode is not None
 
 
 def test_static_files_are_in_the_package():

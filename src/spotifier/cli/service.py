@@ -28,6 +28,13 @@ def register(app: typer.Typer) -> None:
         allow_remote: bool = typer.Option(
             False, "--allow-remote", help="Allow a non-loopback --host (e.g. 0.0.0.0)."
         ),
+        workers: int = typer.Option(
+            1,
+            "--workers",
+            min=1,
+            max=64,
+            help="Server processes; each loads the models (memory x workers).",
+        ),
     ) -> None:
         """The HTTP API (/v1/continuations, /v1/tracks/search, /docs) and the web page at /."""
         from spotifier.errors import require
@@ -38,11 +45,22 @@ def register(app: typer.Typer) -> None:
         require("fastapi", "serve")
         require("uvicorn", "serve")
         from spotifier.serve import Service, create_app
-        from spotifier.serve.run import run
+        from spotifier.serve.run import run, run_workers
+        from spotifier.serve.service import ensure_trained
 
-        service = Service.from_home(home_of(ctx), model, split)
-        set_quiet(True)
+        home = home_of(ctx)
         shown = "localhost" if host in ("127.0.0.1", "::1") else host
+        if workers > 1:
+            names = ensure_trained(home, model, split)
+            set_quiet(True)
+            note(
+                f"serving {', '.join(names)} with {workers} workers: open "
+                f"http://{shown}:{port}/ (API docs at /docs); Ctrl-C stops"
+            )
+            run_workers(home, names, split, workers, host, port, allow_remote)
+            return
+        service = Service.from_home(home, model, split)
+        set_quiet(True)
         note(
             f"serving {', '.join(service.models)} ({service.catalog.n_tracks} tracks): "
             f"open http://{shown}:{port}/ (API docs at /docs); Ctrl-C stops"

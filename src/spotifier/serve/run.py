@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import ipaddress
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from spotifier.errors import InvalidInputError
+from spotifier.home import Home
+
+_ENV = "SPOTIFIER_SERVE_SPEC"
 
 
 def is_loopback(host: str) -> bool:
@@ -43,7 +51,55 @@ def run(
     from threadpoolctl import threadpool_limits
 
     check_host(host, allow_remote)
-    if not 0 <= port <= 65535:
-        raise InvalidInputError(f"--port must be between 0 and 65535, got {port}")
+    check_port(port)
     threadpool_limits(limits=1)
     uvicorn.run(app, host=host, port=port, log_level=log_level)  # type: ignore[arg-type]
+
+
+def run_workers(
+    home: Home,
+    models: Sequence[str],
+    split: str | None,
+    workers: int,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    allow_remote: bool = False,
+    log_level: str = "info",
+) -> None:
+    """Serve with `workers` processes, each loading the models once (memory x workers).
+
+    The models must already be saved (`ensure_trained`); uvicorn builds each worker's app
+    with `app_from_env`, which reads what to serve from an environment variable.
+    """
+    import uvicorn
+
+    check_host(host, allow_remote)
+    check_port(port)
+    os.environ[_ENV] = json.dumps({"home": str(home.root), "models": list(models), "split": split})
+    uvicorn.run(
+        "spotifier.serve.run:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+    )
+
+
+def app_from_env() -> Any:
+    """uvicorn's app factory in each worker process of `run_workers`."""
+    from threadpoolctl import threadpool_limits
+
+    from spotifier.progress import set_quiet
+    from spotifier.serve import Service, create_app
+
+    spec = json.loads(os.environ[_ENV])
+    set_quiet(True)
+    threadpool_limits(limits=1)
+    service = Service.from_home(Home(Path(spec["home"])), spec["models"], spec["split"])
+    return create_app(service)
+
+
+def check_port(port: int) -> None:
+    if not 0 <= port <= 65535:
+        raise InvalidInputError(f"--port must be between 0 and 65535, got {port}")

@@ -91,6 +91,21 @@ def default_model_names(home: Home, split: str | None = None) -> list[str]:
     return ["item-knn" if "item-knn" in registry.model_names() else "popularity"]
 
 
+def ensure_trained(home: Home, names: Sequence[str], split: str | None = None) -> list[str]:
+    """The model names to serve (the default rule when empty), each trained and saved if missing
+    (with the title model their fallback chain needs)."""
+    names = list(dict.fromkeys(names)) or default_model_names(home, split)
+    for name in names:
+        registry.model_class(name)  # unknown names fail before any work
+    needed = list(names)
+    if "title" in registry.model_names():
+        needed.append("title")
+    for name in dict.fromkeys(needed):
+        if not (home.model_dir(name, split) / "meta.json").exists():
+            persist.get_or_train(home, name, split)
+    return names
+
+
 class Service:
     """Models, catalogue and search index shared read-only by all requests."""
 
@@ -176,11 +191,18 @@ class Service:
         title = name.strip() if name else ""
         query = Query(seeds=seeds, name=title or None)
         items, scores = served.chain.recommend([query], k).row(0)
-        out = []
-        for track, score in zip(items.tolist(), scores.tolist(), strict=True):
-            item = self.describe(track)
-            item["score"] = None if math.isnan(score) else score
-            out.append(item)
+        uris, names, artists, albums = self._uris, self._names, self._artists, self._albums
+        # One comprehension, no call per item: this loop is most of a request's Python time.
+        out = [
+            {
+                "uri": uris[t],
+                "name": names[t],
+                "artist": artists[t],
+                "album": albums[t],
+                "score": None if math.isnan(s) else s,
+            }
+            for t, s in zip(items.tolist(), scores.tolist(), strict=True)
+        ]
         if explain:
             for item, reason in zip(out, served.chain.explain(query, items), strict=True):
                 item["reason"] = reason
