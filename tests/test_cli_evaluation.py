@@ -98,6 +98,16 @@ def test_split_evaluate_challenge_verify_score(world, capsys, monkeypatch, tmp_p
     )  # fmt: skip
     assert code == 0, err
     assert "overall" in out and "R-prec" in out
+    # Without a store there is no artist map: track-only R-precision, with a notice.
+    code, out, err = run(
+        capsys, monkeypatch, "--home", str(tmp_path / "empty"), "score", str(sub),
+        "--challenge", str(challenge), "--truth", str(challenge.with_name("truth.json")), "--json",
+    )  # fmt: skip
+    assert code == 0 and "artist credit off" in err
+    bare = json.loads(out)["overall"]
+    assert (
+        bare["r_precision"] == bare["r_precision_track"] == pytest.approx(pop["r_precision_track"])
+    )
 
     # A broken submission: one line per problem, exit 1.
     bad = tmp_path / "bad.csv"
