@@ -4,7 +4,7 @@ Training uses implicit's CPU ALS (confidence `alpha · x_ui`, conjugate-gradient
 time a brand-new playlist's factor is the exact least-squares solution given the track factors
 (what implicit's `recalculate_user` computes):
 `(YᵀY + λI + Σ_s (c_s - 1) y_s y_sᵀ) x = Σ_s c_s y_s`.
-Each query is solved and scored on its own, so a batch gives exactly the one-by-one answer.
+Each query is solved on its own; scores are one matrix product per batch.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ class ALS(Recommender):
         super().__init__(config)
         self.item_factors = np.zeros((0, self.config.factors), dtype=np.float32)  # type: ignore[attr-defined]
         self._gram: np.ndarray | None = None
+        self._known: tuple[np.ndarray, np.ndarray] | None = None
 
     def _fit(self, data: TrainingData) -> None:
         require("implicit", "models")
@@ -67,6 +68,7 @@ class ALS(Recommender):
             model.fit(data.interactions.binary.astype(np.float32), show_progress=False)
         self.item_factors = np.ascontiguousarray(model.item_factors, dtype=np.float32)
         self._gram = None
+        self._known = None
 
     @property
     def gram(self) -> np.ndarray:
@@ -75,6 +77,14 @@ class ALS(Recommender):
             y = self.item_factors.astype(np.float64)
             self._gram = y.T @ y + self.config.regularization * np.eye(y.shape[1])
         return self._gram
+
+    @property
+    def known_factors(self) -> tuple[np.ndarray, np.ndarray]:
+        """Indices of the tracks seen in training, and their factors (cached)."""
+        if self._known is None:
+            known = np.flatnonzero(self.popularity_counts > 0)
+            self._known = (known, np.ascontiguousarray(self.item_factors[known]))
+        return self._known
 
     def fold_in(self, query: Query) -> np.ndarray | None:
         """The playlist factor for a query's seeds (None without any known seed)."""
@@ -88,12 +98,15 @@ class ALS(Recommender):
         return np.linalg.solve(a, b).astype(np.float32)
 
     def _score(self, queries: Sequence[Query]) -> Scores:
+        # Only tracks seen in training are candidates (the others' factors were never fitted).
+        known, known_factors = self.known_factors
         out = np.full((len(queries), self.n_tracks), -np.inf, dtype=np.float32)
-        with blas_threads(1):
-            for i, query in enumerate(queries):
-                factor = self.fold_in(query)
-                if factor is not None:
-                    out[i] = self.item_factors @ factor
+        solved = [(i, f) for i, f in enumerate(self.fold_in(q) for q in queries) if f is not None]
+        if solved:
+            rows = [i for i, _ in solved]
+            users = np.stack([f for _, f in solved])
+            with blas_threads():
+                out[np.ix_(np.asarray(rows), known)] = users @ known_factors.T
         return out
 
     def _state(self) -> dict[str, Any]:
@@ -102,6 +115,7 @@ class ALS(Recommender):
     def _set_state(self, arrays: dict[str, Any]) -> None:
         self.item_factors = np.ascontiguousarray(arrays["item_factors"], dtype=np.float32)
         self._gram = None
+        self._known = None
 
     def explain(self, query: Query, items: np.ndarray) -> list[str | None]:
         """The seed whose factor is most aligned with each item."""

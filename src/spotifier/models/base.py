@@ -125,9 +125,7 @@ class Recommender(ABC):
             cand = np.asarray(row.indices, dtype=np.int64)
             vals = np.asarray(row.data, dtype=np.float32)
         else:
-            dense = np.asarray(block[j], dtype=np.float32)
-            cand = np.flatnonzero(np.isfinite(dense))
-            vals = dense[cand]
+            cand, vals = _dense_candidates(np.asarray(block[j], dtype=np.float32), seeds, k)
         if len(seeds):
             keep = ~np.isin(cand, seeds)
             cand, vals = cand[keep], vals[keep]
@@ -205,6 +203,26 @@ class Recommender(ABC):
     def explain(self, query: Query, items: np.ndarray) -> list[str | None]:
         """A short human reason per recommended item, where the model can say one."""
         return [None] * len(items)
+
+
+def _dense_candidates(
+    dense: np.ndarray, seeds: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The finite, non-seed entries of a dense row that can make its top k (ties kept).
+
+    One partition over the row instead of gathering every finite entry: only values at or
+    above the k-th largest (after seeds are masked) can be chosen, and `top_k_stable` then
+    orders them exactly as it would the whole row.
+    """
+    row = np.where(np.isfinite(dense), dense, -np.inf)
+    if len(seeds):
+        row[seeds] = -np.inf
+    if k < len(row):
+        kth = np.partition(row, len(row) - k)[len(row) - k]
+        cand = np.flatnonzero((row >= kth) & (row > -np.inf))
+    else:
+        cand = np.flatnonzero(row > -np.inf)
+    return cand, row[cand]
 
 
 def top_k_stable(cand: np.ndarray, vals: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

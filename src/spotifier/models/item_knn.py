@@ -95,16 +95,12 @@ class ItemKNN(ItemItemModel):
             xw = sp.csr_matrix(sp.diags(weights.astype(np.float32)) @ x)
         else:
             xw = x
-        n = np.asarray(xw.sum(axis=0)).ravel().astype(np.float64)
-        n_safe = np.maximum(n, 1e-12)
-        row_norm = np.power(n_safe, -(1 - cfg.damping))
-        col_norm = np.power(n_safe, -cfg.damping).astype(np.float32)
-
-        def scale(block: sp.csr_matrix, rows: np.ndarray) -> sp.csr_matrix:
-            block = sp.csr_matrix(block @ sp.diags(col_norm))
-            return sp.csr_matrix(sp.diags(row_norm[rows].astype(np.float32)) @ block)
-
+        n = np.maximum(np.asarray(xw.sum(axis=0)).ravel().astype(np.float64), 1e-12)
         with blas_threads():
             self.similarity = blocked_neighbours(
-                sp.csr_matrix(xw.T), x, cfg.neighbours, transform=scale
+                sp.csr_matrix(xw.T),
+                x,
+                cfg.neighbours,
+                row_scale=np.power(n, -(1 - cfg.damping)).astype(np.float32),
+                col_scale=np.power(n, -cfg.damping).astype(np.float32),
             )

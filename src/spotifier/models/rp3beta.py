@@ -49,14 +49,13 @@ class RP3Beta(ItemItemModel):
         popularity = np.maximum(np.asarray(x.sum(axis=0)).ravel(), 1).astype(np.float64)
         # P(u|i)^alpha = (x_ui / pop_i)^alpha and P(j|u)^alpha = (x_uj / len_u)^alpha, binary x.
         walk_in = sp.csr_matrix(
-            sp.diags(np.power(popularity, -cfg.alpha).astype(np.float32))
-            @ sp.csr_matrix(x.T)
-            @ sp.diags(np.power(playlist_len, -cfg.alpha).astype(np.float32))
+            sp.csr_matrix(x.T) @ sp.diags(np.power(playlist_len, -cfg.alpha).astype(np.float32))
         )
-        penalty = sp.diags(np.power(popularity, -cfg.beta).astype(np.float32))
-
-        def penalise(block: sp.csr_matrix, rows: np.ndarray) -> sp.csr_matrix:
-            return sp.csr_matrix(block @ penalty)
-
         with blas_threads():
-            self.similarity = blocked_neighbours(walk_in, x, cfg.neighbours, transform=penalise)
+            self.similarity = blocked_neighbours(
+                walk_in,
+                x,
+                cfg.neighbours,
+                row_scale=np.power(popularity, -cfg.alpha).astype(np.float32),
+                col_scale=np.power(popularity, -cfg.beta).astype(np.float32),
+            )

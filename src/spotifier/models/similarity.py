@@ -42,20 +42,28 @@ def fold_in(queries: Sequence[Query], n_tracks: int) -> sp.csr_matrix:
 def top_k_per_row(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
     """Keep each row's k largest stored values (ties: the lower column index wins).
 
+    Values must be positive (similarities). One stable sort on a float64 key
+    `row + (1 - value / row_max) / 2` orders every row's entries by decreasing value.
+
     >>> m = sp.csr_matrix(np.array([[3.0, 1.0, 2.0], [0.0, 5.0, 5.0]]))
     >>> top_k_per_row(m, 1).toarray().tolist()
     [[3.0, 0.0, 0.0], [0.0, 5.0, 0.0]]
     """
     m = sp.csr_matrix(m)
     m.sum_duplicates()
+    m.sort_indices()
     counts = np.diff(m.indptr)
     if len(counts) == 0 or counts.max(initial=0) <= k:
         return m
     rows = np.repeat(np.arange(m.shape[0]), counts)
-    order = np.lexsort((m.indices, -m.data, rows))
+    data = m.data.astype(np.float64)
+    row_max = np.maximum.reduceat(data, m.indptr[:-1][counts > 0])
+    peak = np.zeros(m.shape[0])
+    peak[counts > 0] = row_max
+    key = rows + (1.0 - data / (peak[rows] * (1 + 1e-9))) * 0.5
+    order = np.argsort(key, kind="stable")
     rank = np.arange(len(order)) - np.repeat(m.indptr[:-1], counts)
-    keep = order[rank < k]
-    keep.sort()  # back to row-major, column-sorted order
+    keep = np.sort(order[rank < k])  # back to row-major, column-sorted order
     indptr = np.zeros(m.shape[0] + 1, dtype=np.int64)
     np.cumsum(np.minimum(counts, k), out=indptr[1:])
     return sp.csr_matrix((m.data[keep], m.indices[keep], indptr), shape=m.shape)
@@ -65,34 +73,40 @@ def blocked_neighbours(
     left: sp.csr_matrix,
     right: sp.csr_matrix,
     k: int,
-    transform: Callable[[sp.csr_matrix, np.ndarray], sp.csr_matrix] | None = None,
-    block: int = 2048,
-    drop_diagonal: bool = True,
+    row_scale: np.ndarray | None = None,
+    col_scale: np.ndarray | None = None,
+    block: int = 4096,
 ) -> sp.csr_matrix:
-    """`left @ right` (items x items), computed `block` rows at a time, top-k per row.
+    """`diag(row_scale) · left @ right · diag(col_scale)` (items x items), top-k per row.
 
-    `transform(block_matrix, row_ids)` may reweight a block before the top-k cut (e.g. divide
-    columns by popularity). The diagonal (an item's similarity to itself) is dropped.
+    Computed `block` rows at a time so memory stays bounded; empty rows of `left` are skipped;
+    the diagonal (an item's similarity to itself) is dropped.
     """
     n = left.shape[0]
+    busy = np.flatnonzero(np.diff(left.indptr) > 0)
     parts: list[sp.csr_matrix] = []
-    for start in range(0, n, block):
-        stop = min(n, start + block)
-        prod = sp.csr_matrix(left[start:stop] @ right)
-        rows = np.arange(start, stop)
-        if transform is not None:
-            prod = sp.csr_matrix(transform(prod, rows))
-        if drop_diagonal:
-            prod = prod.tocoo()
-            off = prod.row + start != prod.col
-            prod = sp.csr_matrix(
-                (prod.data[off], (prod.row[off], prod.col[off])), shape=(stop - start, n)
-            )
+    kept_rows: list[np.ndarray] = []
+    for start in range(0, len(busy), block):
+        rows = busy[start : start + block]
+        prod = sp.csr_matrix(left[rows] @ right, dtype=np.float32)
+        local = np.repeat(np.arange(len(rows)), np.diff(prod.indptr))
+        if col_scale is not None:
+            prod.data *= col_scale[prod.indices]
+        if row_scale is not None:
+            prod.data *= row_scale[rows][local]
+        prod.data[prod.indices == rows[local]] = 0.0
         prod.eliminate_zeros()
-        parts.append(top_k_per_row(prod, k).astype(np.float32))
+        parts.append(top_k_per_row(prod, k))
+        kept_rows.append(rows)
     if not parts:
-        return sp.csr_matrix((0, right.shape[1]), dtype=np.float32)
-    out = sp.csr_matrix(sp.vstack(parts, format="csr"))
+        return sp.csr_matrix((n, right.shape[1]), dtype=np.float32)
+    stacked = sp.csr_matrix(sp.vstack(parts, format="csr"), dtype=np.float32)
+    # Scatter the computed rows back to their item positions (skipped rows stay empty).
+    counts = np.zeros(n, dtype=np.int64)
+    counts[np.concatenate(kept_rows)] = np.diff(stacked.indptr)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    out = sp.csr_matrix((stacked.data, stacked.indices, indptr), shape=(n, right.shape[1]))
     out.sort_indices()
     return out
 
