@@ -41,6 +41,12 @@ class _FoldInModel(Recommender):
         super().__init__(config)
         self.fold_negatives = np.array([], dtype=np.int64)
         self.report: dict[str, float] = {}
+        #: Tracks scored at query time (all, or those in at least `min_count` playlists).
+        self.vocabulary = np.array([], dtype=np.int64)
+
+    def _set_vocabulary(self, data: TrainingData, min_count: int) -> None:
+        counts = data.interactions.track_counts
+        self.vocabulary = np.flatnonzero(counts >= min_count).astype(np.int64)
 
     def _draw_fold_negatives(self, data: TrainingData, count: int) -> None:
         rng = np.random.default_rng(self.config.seed + 1)
@@ -71,20 +77,30 @@ class _FoldInModel(Recommender):
         if not rows:
             return out
         users = self.fold_in_vectors([seeds[i].astype(np.int64) for i in rows])
+        vocab = self.vocabulary
+        whole = len(vocab) == self.n_tracks
         with torch.no_grad():
-            logits = self.net.score_all(torch.from_numpy(users))
-        out[rows] = torch.sigmoid(logits).numpy()
+            logits = self.net.score_all(
+                torch.from_numpy(users), None if whole else torch.from_numpy(vocab)
+            )
+        probabilities = torch.sigmoid(logits).numpy()
+        if whole:
+            out[rows] = probabilities
+        else:
+            out[np.ix_(np.asarray(rows), vocab)] = probabilities
         return out
 
     def _state(self) -> Mapping[str, Any]:
         state: dict[str, Any] = {f"net.{k}": v for k, v in self.net.arrays().items()}
         state["fold_negatives"] = self.fold_negatives
+        state["vocabulary"] = self.vocabulary
         state["report_keys"] = np.array(sorted(self.report), dtype=str)
         state["report_values"] = np.array([self.report[k] for k in sorted(self.report)])
         return state
 
     def _set_state(self, arrays: dict[str, Any]) -> None:
         self.fold_negatives = arrays["fold_negatives"].astype(np.int64)
+        self.vocabulary = arrays["vocabulary"].astype(np.int64)
         self.report = {
             str(k): float(v)
             for k, v in zip(arrays["report_keys"], arrays["report_values"], strict=True)
@@ -191,6 +207,7 @@ class SeedNCF(_FoldInModel):
             "test_pairs": float(len(test_idx)),
         }
         self.net = self.net.frozen()
+        self._set_vocabulary(data, 0)
         self._draw_fold_negatives(data, cfg.fold_in_negatives)
         note(
             f"seed-ncf held-out pair accuracy {self.report['test_accuracy']:.3f} "
@@ -210,6 +227,8 @@ class NCFConfig(ModelConfig):
     Pointwise log loss with `negatives` uniform negatives per positive, redrawn each epoch; Adam;
     early stopping on `val_playlists` training playlists held out of the fit (their first half
     folded in as seeds, recall@100 of the second half), keeping the best epoch's weights.
+    Only tracks in at least `min_count` training playlists are scored at query time (a track
+    seen once has an embedding trained on one playlist; the MLP tower's cost grows with it).
     """
 
     arch: str = "neumf"
@@ -225,6 +244,7 @@ class NCFConfig(ModelConfig):
     fold_in_lr: float = 0.05
     fold_in_reg: float = 0.01
     fold_in_negatives: int = 500
+    min_count: int = 2
 
 
 class NCF(_FoldInModel):
@@ -258,6 +278,7 @@ class NCF(_FoldInModel):
             train.shape[0], data.n_tracks, cfg.arch, cfg.factors, cfg.mlp_layers
         )
         self._draw_fold_negatives(data, cfg.fold_in_negatives)
+        self._set_vocabulary(data, cfg.min_count)
         opt = self.net.optimizer(cfg.learning_rate)
         bce = torch.nn.functional.binary_cross_entropy_with_logits
         per = 1 + cfg.negatives

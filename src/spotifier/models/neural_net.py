@@ -90,9 +90,10 @@ class SeedNetParams(_Params):
         t = self.t
         return (u @ t["w"])[:, None] + _rows(t["Q"], items) @ t["w"] + t["b"]
 
-    def score_all(self, u: Any) -> Any:
+    def score_all(self, u: Any, items: Any = None) -> Any:
         t = self.t
-        return (u @ t["w"])[:, None] + (t["Q"] @ t["w"])[None, :] + t["b"]
+        q = t["Q"] if items is None else t["Q"][items]
+        return (u @ t["w"])[:, None] + (q @ t["w"])[None, :] + t["b"]
 
 
 class NeuMFParams(_Params):
@@ -156,19 +157,21 @@ class NeuMFParams(_Params):
             parts.append(x)
         return torch.cat(parts, dim=-1) @ t["h"] + t["hb"]
 
-    def score_all(self, u: Any) -> Any:
-        """u (B, D) against every track -> (B, n_tracks), chunked to bound memory."""
+    def score_all(self, u: Any, items: Any = None) -> Any:
+        """u (B, D) against every track (or the `items` index tensor) -> (B, n), chunked."""
         torch = torch_module()
         t, f = self.t, self._gmf
         h = t["h"]
         out = None
         if f:
-            out = (u[:, :f] * h[:f]) @ t["Qg"].T
+            qg = t["Qg"] if items is None else t["Qg"][items]
+            out = (u[:, :f] * h[:f]) @ qg.T
         if "Qm" in t:
             w0 = t["W0"]
             half = t["Qm"].shape[1]
             user_part = u[:, f:] @ w0[:, :half].T + t["b0"]
-            item_part = t["Qm"] @ w0[:, half:].T
+            qm = t["Qm"] if items is None else t["Qm"][items]
+            item_part = qm @ w0[:, half:].T
             n = item_part.shape[0]
             chunk = max(1, 4_000_000 // max(1, n * w0.shape[0]))
             blocks = []

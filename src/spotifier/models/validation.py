@@ -1,0 +1,57 @@
+"""Validation cases cut from TRAINING playlists, for models and sweeps that learn or tune on them.
+
+`validation_cases(data, n, seed)` picks `n` training playlists, cuts challenge-category cases from
+them with `spotifier.split.sample_challenge`, and returns the training data with those playlists
+cut down to their seeds: fit on it, then score the cases as unseen queries. A held-out split is
+never touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from spotifier.data import Interactions, TrainingData
+
+
+def validation_cases(data: TrainingData, n: int, seed: int) -> tuple[TrainingData, list[Any]]:
+    """(training data without the cases' hidden tracks, cases); at most a fifth of the rows."""
+    from spotifier.split import sample_challenge
+
+    inter = data.interactions
+    n = min(n, inter.n_playlists // 5)
+    if n < 10:
+        return data, []
+    rows = np.sort(np.random.default_rng(seed).choice(inter.n_playlists, size=n, replace=False))
+    cases = sample_challenge(inter, rows, seed=seed)
+    cut = cut_to_seeds(inter, cases)
+    return TrainingData(cut, data.track_artist, data.track_album), cases
+
+
+def cut_to_seeds(inter: Interactions, cases: Sequence[Any]) -> Interactions:
+    """The training playlists with each case's playlist cut down to its seeds (title blanked
+    where the case has none); playlists left with no seeds are dropped."""
+    if not cases:
+        return inter
+    keep = np.ones(inter.n_entries, dtype=bool)
+    titles = inter.titles.copy()
+    for case in cases:
+        start, end = inter.indptr[case.row], inter.indptr[case.row + 1]
+        keep[start:end] = False
+        keep[start + case.positions.astype(np.int64)] = True
+        if not case.query.name:
+            titles[case.row] = ""
+    row_of = np.repeat(np.arange(inter.n_playlists), inter.lengths())
+    counts = np.bincount(row_of[keep], minlength=inter.n_playlists)
+    alive = counts > 0
+    indptr = np.zeros(int(alive.sum()) + 1, dtype=np.int64)
+    np.cumsum(counts[alive], out=indptr[1:])
+    return Interactions(
+        indptr=indptr,
+        tracks=inter.tracks[keep],
+        n_tracks=inter.n_tracks,
+        titles=titles[alive],
+        pids=inter.pids[alive],
+    )

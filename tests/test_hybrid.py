@@ -1,0 +1,138 @@
+"""hybrid: validation cases cut from training data, features, the ranker, candidate recall."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spotifier.data import Interactions, Query, TrainingData
+from spotifier.models import Recommender, create
+from spotifier.models import hybrid_features as hf
+from spotifier.models.validation import cut_to_seeds, validation_cases
+
+
+def clustered_world(n_playlists: int = 400, seed: int = 5) -> TrainingData:
+    """Four taste clusters of 40 tracks each, titled by cluster, popularity-skewed inside."""
+    rng = np.random.default_rng(seed)
+    weights = 1.0 / np.arange(1, 41) ** 0.8
+    weights /= weights.sum()
+    playlists, titles = [], []
+    for i in range(n_playlists):
+        cluster = i % 4
+        size = int(rng.integers(12, 36))
+        tracks = cluster * 40 + rng.choice(40, size=size, replace=False, p=weights)
+        playlists.append(tracks.tolist())
+        titles.append(["rock", "chill", "party", "sleep"][cluster])
+    inter = Interactions.from_lists(playlists, n_tracks=160, titles=titles)
+    return TrainingData(inter, (np.arange(160) // 8).astype(np.int32), np.arange(160) // 4)
+
+
+FAST = [
+    "generators=item-knn,title,popularity",
+    "candidates=60",
+    "val_playlists=200",
+    "n_estimators=40",
+    "negatives=30",
+]
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[Recommender, TrainingData]:
+    world = clustered_world()
+    return create("hybrid", FAST).fit(world), world
+
+
+def test_cut_to_seeds_removes_every_hidden_track() -> None:
+    world = clustered_world(200)
+    stage, cases = validation_cases(world, 40, seed=1)
+    assert len(cases) >= 30
+    kept = {int(p): stage.interactions.playlist(i) for i, p in enumerate(stage.interactions.pids)}
+    for case in cases:
+        remaining = kept.get(case.pid, np.array([], dtype=np.int32))
+        assert np.array_equal(remaining, case.query.seeds)  # exactly the seeds, in order
+        assert not np.isin(case.truth, remaining).any()
+    untouched = set(range(200)) - {c.row for c in cases}
+    for row in list(untouched)[:20]:
+        assert np.array_equal(kept[row], world.interactions.playlist(row))
+
+
+def test_cut_to_seeds_blanks_titles_of_untitled_cases() -> None:
+    world = clustered_world(200)
+    _, cases = validation_cases(world, 100, seed=2)
+    cut = cut_to_seeds(world.interactions, cases)
+    titles = dict(zip(cut.pids.tolist(), cut.titles.tolist(), strict=True))
+    untitled = [c for c in cases if not c.query.name and c.pid in titles]
+    assert untitled, "categories 4 and 6 have no title"
+    assert all(titles[c.pid] == "" for c in untitled)
+
+
+def test_features_by_hand() -> None:
+    items = np.array([[[5, 7, -1]], [[7, 9, 2]]], dtype=np.int32)
+    scores = np.array([[[2.0, 1.0, np.nan]], [[0.5, 0.4, 0.1]]], dtype=np.float32)
+    side = hf.Side.build(np.array([0] * 5 + [1] * 5), np.arange(10), np.ones(10))
+    cands, x = hf.features(hf.Lists(items, scores), 0, Query(seeds=np.array([6, 8])), side)
+    assert cands.tolist() == [2, 5, 7, 9]
+    names = hf.feature_names(["a", "b"])
+    col = {n: x[:, i] for i, n in enumerate(names)}
+    np.testing.assert_allclose(col["a:rank"], [4, 1, 2, 4])  # absent = k + 1
+    np.testing.assert_allclose(col["a:relative"][[1, 2]], [1.0, 0.5])
+    np.testing.assert_allclose(col["b:rank"], [3, 4, 1, 2])
+    np.testing.assert_allclose(col["n_generators"], [1, 1, 2, 1])
+    np.testing.assert_allclose(col["seed_artist_count"], [0, 2, 2, 2])  # seeds are artist 1
+
+
+def test_ranker_trains_on_validation_cases_and_reports_recall(fitted) -> None:
+    model, _ = fitted
+    assert model.ranker is not None
+    recall = {k: v for k, v in model.report.items() if k.startswith("candidate_recall_")}
+    assert len(recall) >= 6  # categories 9 and 10 need playlists longer than this world has
+    assert all(0.0 <= v <= 1.0 for v in recall.values())
+
+
+def test_candidate_recall_counts_truth_among_candidates(fitted) -> None:
+    model, world = fitted
+    query = Query(seeds=world.interactions.playlist(0)[:5])
+    candidates = set(model.recommend([query], k=500).row(0)[0][:10].tolist())
+    inside = np.array(sorted(candidates)[:3])
+    outside = np.array([159]) if 159 not in candidates else np.array([0])
+    got = model.candidate_recall([query, query], [inside, outside])
+    assert got[0] == 1.0
+
+
+def test_saved_ranker_is_lightgbm_text_and_round_trips(fitted, tmp_path) -> None:
+    model, _ = fitted
+    model.save(tmp_path)
+    assert (tmp_path / "ranker.txt").read_text().startswith("tree")
+    assert sorted(p.name for p in (tmp_path / "generators").iterdir()) == [
+        "item-knn",
+        "popularity",
+        "title",
+    ]
+    again = Recommender.load(tmp_path)
+    queries = [Query(seeds=np.array([1, 2, 3])), Query(name="party"), Query()]
+    a, b = model.recommend(queries, 30), again.recommend(queries, 30)
+    np.testing.assert_array_equal(a.items, b.items)
+
+
+def test_hybrid_beats_popularity_on_unseen_playlists(fitted) -> None:
+    from spotifier.metrics import ndcg
+
+    model, world = fitted
+    fresh = clustered_world(80, seed=99)
+    popularity = create("popularity").fit(world)
+    wins = []
+    for m in (model, popularity):
+        scores = []
+        for row in range(80):
+            tracks = fresh.interactions.playlist(row)
+            query = Query(seeds=tracks[:5], name=str(fresh.interactions.titles[row]))
+            ranked = m.recommend([query], k=100).row(0)[0].tolist()
+            scores.append(ndcg(ranked, set(tracks[5:].tolist())))
+        wins.append(np.mean(scores))
+    assert wins[0] > wins[1] + 0.05
+
+
+def test_title_only_queries_use_the_title_generator(fitted) -> None:
+    model, _ = fitted
+    items, _ = model.recommend([Query(name="sleep")], k=10).row(0)
+    assert sum(120 <= int(t) < 160 for t in items) >= 8
