@@ -216,3 +216,18 @@ def test_query_titles_follow_categories(world):
     no_title = [c for c in cases if c.category in ("4", "6")]
     assert no_title and all(c.query.name is None for c in no_title)
     assert all(isinstance(c.query, Query) for c in cases)
+
+
+def test_models_of_an_older_split_build_are_retrained(home, capsys):
+    from spotifier.models import persist
+
+    build_split(home, "default", n_playlists=20, seed=0)
+    evaluate(home, ["popularity"], oracle=False)
+    first = persist.read_meta(home, "popularity", "default")["data_fingerprint"]
+    assert first == load_split(home).meta["training_fingerprint"]
+    capsys.readouterr()
+    build_split(home, "default", n_playlists=20, seed=1)  # other playlists held out
+    evaluate(home, ["popularity"], oracle=False)
+    assert "older build of split 'default'" in capsys.readouterr().err
+    again = persist.read_meta(home, "popularity", "default")["data_fingerprint"]
+    assert again != first and again == load_split(home).meta["training_fingerprint"]

@@ -96,14 +96,18 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Recommend 500 tracks for each challenge playlist and write a valid submission."""
         from spotifier import store
-        from spotifier.evaluation import recommend_challenge
+        from spotifier.evaluation import load_fresh_chain, recommend_challenge
         from spotifier.models import persist
         from spotifier.mpd.challenge import read_challenge_set, write_submission
+        from spotifier.split import load_split
 
         home = home_of(ctx)
         challenge_set = read_challenge_set(challenge_json)
         catalog = store.load_catalog(home)
-        chain = persist.load_chain(home, model, on_split)
+        if on_split is None:
+            chain = persist.load_chain(home, model, None)
+        else:
+            chain, _ = load_fresh_chain(home, model, load_split(home, on_split))
         rows, unknown = recommend_challenge(chain, challenge_set, catalog)
         if unknown:
             shown = ", ".join(sorted(set(unknown))[:3])

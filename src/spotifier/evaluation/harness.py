@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from spotifier.data import Catalog
+from spotifier.data import Catalog, TrainingData
 from spotifier.errors import InvalidInputError
 from spotifier.evaluation.runner import (
     RanksByPid,
@@ -22,6 +22,7 @@ from spotifier.evaluation.runner import (
 )
 from spotifier.home import Home, atomic_file
 from spotifier.metrics import METRIC_KEYS, aggregate, mean_rows
+from spotifier.models.chain import FallbackChain
 from spotifier.progress import note
 from spotifier.split import (
     DEFAULT_SPLIT,
@@ -83,7 +84,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """Evaluate each model (plus the oracle when truth exists); returns the `--json` document."""
     from spotifier import store
-    from spotifier.models import persist, registry
+    from spotifier.models import registry
 
     loaded = resolve_split(home, split, protocol)
     catalog = store.load_catalog(home)
@@ -98,9 +99,7 @@ def evaluate(
         klass = registry.model_class(name)
         limit = _limit(sample, getattr(klass, "max_eval_queries", None))
         cases = sample_cases(loaded.cases, limit)
-        if data is None and not _all_trained(home, name, loaded.name):
-            data, _ = persist.load_training(home, loaded.name)
-        chain = persist.load_chain(home, name, loaded.name, data)
+        chain, data = load_fresh_chain(home, name, loaded, data)
         items, seconds = recommend_cases(chain, cases, label=name)
         fit = _fit_seconds(home, chain, loaded.name)
         results[name] = _result(name, loaded, cases, items, catalog, fit, seconds, hide_first)
@@ -116,16 +115,58 @@ def evaluate(
     return out
 
 
+def load_fresh_chain(
+    home: Home, name: str, split: Split, data: TrainingData | None = None
+) -> tuple[FallbackChain, TrainingData | None]:
+    """`persist.load_chain` on the split, first retraining (with a notice) any saved model of the
+    chain that was trained on an older build of the split. Returns the chain and the training
+    data if it had to be loaded (pass it back in to load it once for several models)."""
+    from spotifier.models import persist
+
+    stale = _stale_models(home, name, split)
+    if data is None and (stale or not _all_trained(home, name, split.name)):
+        data, _ = persist.load_training(home, split.name)
+    for old in stale:
+        note(
+            f"[yellow]model '{old}' was trained on an older build of split "
+            f"'{split.name}'; training it again[/]"
+        )
+        persist.train(home, old, split.name, data=data)
+    return persist.load_chain(home, name, split.name, data), data
+
+
 def _limit(sample: int | None, model_limit: int | None) -> int | None:
     limits = [n for n in (sample, model_limit) if n is not None]
     return min(limits) if limits else None
 
 
-def _all_trained(home: Home, name: str, split: str) -> bool:
+def _chain_models(name: str) -> list[str]:
+    """The saved models `load_chain` uses: `name` and, unless it reads titles itself, `title`."""
     from spotifier.models import registry
 
-    needed = [name] + (["title"] if "title" in registry.model_names() else [])
-    return all((home.model_dir(n, split) / "meta.json").exists() for n in needed)
+    uses_title = not registry.model_class(name).handles_titles and "title" in registry.model_names()
+    return [name, "title"] if uses_title and name != "title" else [name]
+
+
+def _all_trained(home: Home, name: str, split: str) -> bool:
+    return all((home.model_dir(n, split) / "meta.json").exists() for n in _chain_models(name))
+
+
+def _stale_models(home: Home, name: str, split: Split) -> list[str]:
+    """Saved models of the chain whose training data is not this build of the split (a rebuilt
+    split holds out other tracks: evaluating an old model on it would leak)."""
+    from spotifier.models import persist
+
+    expected = split.meta.get("training_fingerprint")
+    stale = []
+    if not expected:
+        return []
+    for part in _chain_models(name):
+        if not (home.model_dir(part, split.name) / "meta.json").exists():
+            continue
+        if persist.read_meta(home, part, split.name).get("data_fingerprint") != expected:
+            stale.append(part)
+    return stale
 
 
 def _fit_seconds(home: Home, chain: Any, split: str) -> float:

@@ -164,15 +164,13 @@ def challenge_entry(case: Case, catalog: Catalog) -> dict[str, Any]:
     return entry
 
 
-def write_challenge_set(path: Path, entries: Sequence[dict[str, Any]], name: str = "") -> None:
-    """Write `{"date", "version": "v1", "playlists"}` atomically, indented like the original."""
+def write_challenge_set(path: Path, entries: Sequence[dict[str, Any]]) -> None:
+    """Write `{"date", "version": "v1", "playlists"}` (the official keys only) atomically."""
     doc = {
         "date": datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f"),
         "version": "v1",
         "playlists": list(entries),
     }
-    if name:
-        doc["description"] = name
     with atomic_file(Path(path)) as fh:
         fh.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2))  # type: ignore[attr-defined]
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from spotifier.data import Catalog, Interactions, Query
+from spotifier.data import Catalog, Interactions, Query, TrainingData
 from spotifier.errors import InvalidInputError, NotFoundError
 from spotifier.home import Home, atomic_dir
 from spotifier.split.categories import BY_NUMBER, CATEGORIES
@@ -133,6 +133,8 @@ def write_split(
     counts: dict[str, int] = {}
     for case in cases:
         counts[case.category] = counts.get(case.category, 0) + 1
+    training = training_interactions(interactions, cases, training_rows)
+    fingerprint = TrainingData.from_catalog(training, catalog).fingerprint()
     meta = {
         "name": name,
         "protocol": protocol,
@@ -140,6 +142,8 @@ def write_split(
         "playlists": len(cases),
         "categories": counts,
         "store": _store_shape(interactions),
+        # Equals the `data_fingerprint` of every model trained on this split (see persist.save).
+        "training_fingerprint": fingerprint,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         **(extra_meta or {}),
     }
@@ -166,7 +170,7 @@ def write_split(
     if training_rows is not None:
         arrays["training_rows"] = np.asarray(training_rows, dtype=np.int64)
     with atomic_dir(home.split_dir(name)) as tmp:
-        write_challenge_set(tmp / "challenge_set.json", entries, name=f"spotifier split {name}")
+        write_challenge_set(tmp / "challenge_set.json", entries)
         (tmp / "truth.json").write_text(json.dumps(truth) + "\n")
         with open(tmp / "cases.npz", "wb") as fh:
             np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
