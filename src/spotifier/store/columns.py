@@ -80,9 +80,11 @@ def _ints(values: Any, low: int, high: int = INT64[1]) -> np.ndarray:
 
 
 def _strings(values: Any) -> pa.Array:
-    if not _types(values) <= {str}:
+    """An Arrow string array; Arrow refuses every other JSON type itself, and null we check."""
+    array = pa.array(values, type=pa.string())
+    if array.null_count:
         raise _NotClean
-    return pa.array(values, type=pa.string())
+    return array
 
 
 def _first_rows(codes: np.ndarray) -> np.ndarray:
