@@ -22,6 +22,12 @@ FAST_OVERRIDES: dict[str, list[str]] = {
     "playlist-knn": ["neighbours=10"],
     "title": ["neighbours=10"],
     "ncf": ["factors=8", "mlp_layers=16,8", "epochs=30", "batch=64", "val_playlists=0"],
+    "hybrid": [
+        "generators=item-knn,title,popularity",
+        "candidates=20",
+        "n_estimators=20",
+        "min_data_in_leaf=5",
+    ],
 }
 #: Models that do not personalise (their answer ignores the seeds).
 NOT_PERSONAL = {"popularity", "seed-ncf"}  # seed-ncf: added embeddings, no interaction term
