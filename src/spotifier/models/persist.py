@@ -8,6 +8,7 @@ interrupted training never leaves a half-written model.
 from __future__ import annotations
 
 import json
+import math
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,6 +71,10 @@ def save(
         "n_playlists": data.interactions.n_playlists,
         "n_tracks": data.n_tracks,
     }
+    # Figures a model measured while fitting (e.g. seed-ncf's held-out pair accuracy).
+    report = getattr(model, "report", None)
+    if isinstance(report, dict) and report:
+        meta["report"] = {k: float(v) for k, v in report.items() if math.isfinite(float(v))}
     with atomic_dir(target) as tmp:
         model.save(tmp)
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
