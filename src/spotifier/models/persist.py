@@ -61,7 +61,7 @@ def save(
     from spotifier import __version__
 
     target = home.model_dir(model.name, split)
-    meta = {
+    meta: dict[str, Any] = {
         "model": model.name,
         "split": split,
         "spotifier_version": __version__,
