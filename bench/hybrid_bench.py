@@ -1,8 +1,8 @@
 """Hybrid at scale: training time, recommending time for a challenge split, peak memory, and the
 candidate stage's recall, beside the single models it blends. Appends a section to bench/RESULTS.md.
 
-    python bench/hybrid_bench.py --playlists 20000             # generate, ingest, split (10% held out)
-    python bench/hybrid_bench.py --home DIR                    # or an existing home with a split
+    python bench/hybrid_bench.py --playlists 20000      # generate, ingest, split
+    python bench/hybrid_bench.py --home DIR             # or a home with a 'default' split
     python bench/hybrid_bench.py --playlists 100000 --queries 10000   # the issue's target size
 
 The issue's target: recommending 500 tracks for 10k challenge playlists on a 100k world in at most
@@ -91,7 +91,8 @@ def main() -> None:
 
     base = rows[0][2]
     lines = [
-        "| model | fit s | recommend s | x first | R-prec | NDCG | clicks | cand. recall | peak MB |",
+        "| model | fit s | recommend s | x first | R-prec | NDCG | clicks | cand. recall "
+        "| peak MB |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, fit_s, rec_s, overall, recall, peak in rows:
