@@ -85,48 +85,62 @@ class Oracle:
         index = self._uri_index
         return np.array([index[u] for u in uris if u in index], dtype=np.int64)
 
+    def _anchors(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """The playlist's anchor artists (sorted, unique) and their summed weights."""
+        lo, hi = self.p["anchor_offsets"][row], self.p["anchor_offsets"][row + 1]
+        artists, inverse = np.unique(self.p["anchor_artist"][lo:hi], return_inverse=True)
+        weights = np.bincount(inverse, weights=self.p["anchor_w"][lo:hi], minlength=len(artists))
+        return artists.astype(np.int64), weights
+
     def scores(self, pid: int, tracks: np.ndarray) -> np.ndarray:
         """The generating probability of each track index for playlist `pid`."""
-        row = self._row(pid)
+        return self._scores(self._row(pid), np.asarray(tracks, dtype=np.int64))
+
+    def _scores(self, row: int, tracks: np.ndarray) -> np.ndarray:
         c, p = self.catalog, self.p
-        e = int(p["epoch"][row])
-        lam = float(p["lam"][row])
+        e, lam = int(p["epoch"][row]), float(p["lam"][row])
         cell_w = p["cell_w"][row].astype(np.float64)
         score = (1 - lam) * cell_w[c.track_cell[tracks]] * self.p_cell[e, tracks]
-        lo, hi = p["anchor_offsets"][row], p["anchor_offsets"][row + 1]
-        for artist, weight in zip(
-            p["anchor_artist"][lo:hi].tolist(), p["anchor_w"][lo:hi].tolist(), strict=True
-        ):
-            by = c.track_artist[tracks] == artist
-            score[by] += lam * weight * self.p_anchor[e, tracks[by]]
+        artists, weights = self._anchors(row)
+        if len(artists) and lam > 0:
+            track_artist = c.track_artist[tracks]
+            at = np.minimum(np.searchsorted(artists, track_artist), len(artists) - 1)
+            match = artists[at] == track_artist
+            score[match] += lam * weights[at[match]] * self.p_anchor[e, tracks[match]]
         return score
 
     def rank_indices(self, pid: int, k: int, exclude: np.ndarray | None = None) -> np.ndarray:
         """The `k` most probable track indices for `pid`, best first, without `exclude`."""
         row = self._row(pid)
-        p = self.p
-        e = int(p["epoch"][row])
-        exclude = np.asarray(exclude if exclude is not None else [], dtype=np.int64)
-        m = k + len(exclude)
+        c, p = self.catalog, self.p
+        e, lam = int(p["epoch"][row]), float(p["lam"][row])
+        excluded = np.unique(np.asarray(exclude if exclude is not None else [], dtype=np.int64))
+        m = k + len(excluded)
+        cell_w = p["cell_w"][row].astype(np.float64)
         parts = []
-        for cell in np.flatnonzero(p["cell_w"][row] > 0).tolist():
+        for cell in np.flatnonzero(cell_w > 0).tolist():
             lo = self.cell_start[cell]
             parts.append(self.order[e, lo : min(lo + m, self.cell_start[cell + 1])])
-        lo, hi = p["anchor_offsets"][row], p["anchor_offsets"][row + 1]
-        for artist in p["anchor_artist"][lo:hi].tolist():
-            parts.append(np.arange(self.artist_start[artist], self.artist_start[artist + 1]))
-        candidates = (
-            np.unique(np.concatenate(parts).astype(np.int64)) if parts else np.empty(0, np.int64)
-        )
-        if len(exclude):
-            candidates = candidates[~np.isin(candidates, exclude)]
-        score = self.scores(pid, candidates)
+        taste = np.concatenate(parts).astype(np.int64) if parts else np.empty(0, np.int64)
+        if len(taste) > m:  # only the m best by the cell term can beat a non-anchor track
+            cell_score = cell_w[c.track_cell[taste]] * self.p_cell[e, taste]
+            threshold = np.partition(cell_score, len(cell_score) - m)[len(cell_score) - m]
+            taste = taste[cell_score >= threshold]  # ties kept: the order below breaks them
+        artists, _ = self._anchors(row)
+        anchor = [
+            np.arange(self.artist_start[a], self.artist_start[a + 1]) for a in artists.tolist()
+        ]
+        candidates = np.sort(np.concatenate([taste, *anchor])) if lam > 0 else np.sort(taste)
+        if len(candidates):
+            candidates = candidates[np.r_[True, candidates[1:] != candidates[:-1]]]
+        if len(excluded):
+            at = np.minimum(np.searchsorted(excluded, candidates), len(excluded) - 1)
+            candidates = candidates[excluded[at] != candidates]
+        score = self._scores(row, candidates)
         keep = score > 0
         candidates, score = candidates[keep], score[keep]
-        if len(candidates) > k:
-            top = np.argpartition(-score, k - 1)[:k]
-            candidates, score = candidates[top], score[top]
-        return candidates[np.lexsort((candidates, -score))]
+        # best first; equal probabilities (capped hits) by track index, so the ranking is unique
+        return candidates[np.lexsort((candidates, -score))[:k]]
 
     def rank(self, pid: int, k: int, exclude: Iterable[str] = ()) -> list[str]:
         """Track URIs for `pid` by true probability, best first, skipping `exclude` URIs."""
