@@ -112,6 +112,9 @@ class Recommender(ABC):
         for start in range(0, n, self.batch_size):
             batch = queries[start : start + self.batch_size]
             block = self._score(batch)
+            if sp.issparse(block):
+                block = sp.csr_matrix(block)
+                block.sum_duplicates()  # a candidate stored twice counts once, summed
             for j, query in enumerate(batch):
                 row_items, row_scores = self._top_k(block, j, query, k)
                 items[start + j, : len(row_items)] = row_items
@@ -121,9 +124,10 @@ class Recommender(ABC):
     def _top_k(self, block: Scores, j: int, query: Query, k: int) -> tuple[np.ndarray, np.ndarray]:
         seeds = np.unique(query.seeds[(query.seeds >= 0) & (query.seeds < self.n_tracks)])
         if sp.issparse(block):
-            row = sp.csr_matrix(block[[j]])
-            cand = np.asarray(row.indices, dtype=np.int64)
-            vals = np.asarray(row.data, dtype=np.float32)
+            # Read the row straight from the CSR arrays (fancy-indexing a row costs ~100 µs).
+            lo, hi = block.indptr[j], block.indptr[j + 1]
+            cand = np.asarray(block.indices[lo:hi], dtype=np.int64)
+            vals = np.asarray(block.data[lo:hi], dtype=np.float32)
         else:
             cand, vals = _dense_candidates(np.asarray(block[j], dtype=np.float32), seeds, k)
         if len(seeds):
