@@ -83,3 +83,13 @@ def test_every_data_command_has_help() -> None:
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0
         assert len(result.output.strip()) > 50
+
+
+def test_strict_ingest_fails_through_the_cli(tmp_path: Path) -> None:
+    write_slice(tmp_path / "w", [playlist(0, [1, 2, 3, 4, 5]), playlist(1, [1, 2, 3])])
+    home = str(tmp_path / "h")
+    result = runner.invoke(app, ["--home", home, "ingest", str(tmp_path / "w"), "--strict"])
+    assert result.exit_code != 0
+    assert "pid 1: tracks" in str(result.exception)
+    stats = runner.invoke(app, ["--home", home, "stats", "--json"])
+    assert json.loads(stats.stdout)["playlists"] == 0  # nothing was ingested

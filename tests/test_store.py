@@ -292,3 +292,17 @@ def test_worker_processes_give_the_same_store(tmp_path: Path) -> None:
     report = ingest(tmp_path / "parallel", tmp_path / "w", workers=2)
     assert report.slices_ingested == 4
     assert dump(tmp_path / "parallel") == dump(tmp_path / "serial")
+
+
+def test_info_block_problems_warn_by_default_and_fail_strict(tmp_path: Path) -> None:
+    path = write_slice(tmp_path / "w", [playlist(0, [1, 2, 3, 4, 5])])
+    doc = json.loads(path.read_text())
+    del doc["info"]["version"]
+    path.write_text(json.dumps(doc, indent=4))
+    with pytest.raises(InvalidInputError, match=r"info\.version"):
+        ingest(tmp_path / "strict", tmp_path / "w", strict=True, workers=1)
+    report = ingest(tmp_path / "h", tmp_path / "w", workers=1)
+    assert report.playlists == 1
+    assert report.info_problems == [
+        "mpd.slice.0-999.json: playlist: info.version: missing or not a string"
+    ]

@@ -3,6 +3,10 @@
 A slice is committed whole or not at all, together with its row in `slices` (file name + md5), so
 a re-run skips what is done and a process killed mid-ingest loses nothing. Track, album and artist
 indices are assigned in order of first appearance and never change afterwards.
+
+One name per URI: inside a slice the first name seen is the reference (the worker rejects later
+playlists that disagree); across slices the store's name is (the parent rejects the newcomers).
+A pid already in the store is an error, not a skipped playlist: two slices claim the same pid.
 """
 
 from __future__ import annotations
