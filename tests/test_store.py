@@ -306,3 +306,13 @@ def test_info_block_problems_warn_by_default_and_fail_strict(tmp_path: Path) -> 
     assert report.info_problems == [
         "mpd.slice.0-999.json: playlist: info.version: missing or not a string"
     ]
+
+
+def test_a_changed_slice_is_refused_not_mixed_in(tmp_path: Path) -> None:
+    write_slice(tmp_path / "w", [playlist(0, [1, 2, 3, 4, 5])])
+    ingest(tmp_path / "h", tmp_path / "w", workers=1)
+    before = dump(tmp_path / "h")
+    write_slice(tmp_path / "w", [playlist(0, [1, 2, 3, 4, 6])])
+    with pytest.raises(InvalidInputError, match=r"mpd.slice.0-999.json: changed since it was"):
+        ingest(tmp_path / "h", tmp_path / "w", workers=1)
+    assert dump(tmp_path / "h") == before

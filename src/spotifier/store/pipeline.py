@@ -385,6 +385,11 @@ def _load(
             if isinstance(result, str):
                 report.slices_skipped += 1
                 continue
+            if result.file in known:
+                raise InvalidInputError(
+                    f"{result.file}: changed since it was ingested (md5 {result.md5}, the store "
+                    f"has {known[result.file]}); ingest the new version into a fresh home"
+                )
             parsed, stored = _prepare(con, result)
             first = _first_problem(parsed)
             if strict and first is not None:
