@@ -113,8 +113,9 @@ class Recommender(ABC):
             batch = queries[start : start + self.batch_size]
             block = self._score(batch)
             if sp.issparse(block):
+                # Each row's stored entries are distinct candidates (scipy products and COO->CSR
+                # conversion guarantee it), so no sum_duplicates (a full index sort) is needed.
                 block = sp.csr_matrix(block)
-                block.sum_duplicates()  # a candidate stored twice counts once, summed
             for j, query in enumerate(batch):
                 row_items, row_scores = self._top_k(block, j, query, k)
                 items[start + j, : len(row_items)] = row_items
@@ -131,7 +132,9 @@ class Recommender(ABC):
         else:
             cand, vals = _dense_candidates(np.asarray(block[j], dtype=np.float32), seeds, k)
         if len(seeds):
-            keep = ~np.isin(cand, seeds)
+            # seeds are sorted (np.unique): a binary search per candidate beats np.isin here.
+            at = np.minimum(np.searchsorted(seeds, cand), len(seeds) - 1)
+            keep = seeds[at] != cand
             cand, vals = cand[keep], vals[keep]
         finite = np.isfinite(vals)
         cand, vals = cand[finite], vals[finite]

@@ -39,7 +39,11 @@ def dice(query: Counter[int], query_len: int, bank: Counter[int], bank_len: int)
     """
     if query_len + bank_len == 0:
         return 0.0
-    overlap = sum((query & bank).values())
+    overlap = 0
+    for track, count in query.items():  # = sum((query & bank).values()), without a new Counter
+        other = bank.get(track)
+        if other:
+            overlap += count if count < other else other
     return 2.0 * overlap / (query_len + bank_len)
 
 
