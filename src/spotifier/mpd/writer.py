@@ -114,11 +114,19 @@ def track_tail(track: Mapping[str, Any]) -> str:
     glued to cached tails.
     """
     inner = _I[_TRACK_LEVEL + 1]
-    parts = [
-        f",{inner}{_escape(key)}: {encode_value(value, _TRACK_LEVEL + 1)}"
-        for key, value in _ordered(track, TRACK_FIELDS)
-        if key != "pos"
-    ]
+    parts = []
+    for key, value in _ordered(track, TRACK_FIELDS):
+        if key == "pos":
+            continue
+        kind = type(value)  # fast paths for the usual str and int fields
+        text = (
+            _escape(value)
+            if kind is str
+            else int.__repr__(value)
+            if kind is int
+            else encode_value(value, _TRACK_LEVEL + 1)
+        )
+        parts.append(f",{inner}{_escape(key)}: {text}")
     return "".join(parts) + _I[_TRACK_LEVEL] + "}"
 
 
