@@ -8,6 +8,7 @@ Appends a section to bench/RESULTS.md.
     python bench/serve_bench.py                              # a 5,000-playlist world, built here
     python bench/serve_bench.py --playlists 100000           # the issue's world (takes a while)
     python bench/serve_bench.py --home ~/spotifier-home --models item-knn als hybrid
+    python bench/serve_bench.py --home /tmp/w --playlists 3000   # builds /tmp/w once, then reuses
 
 Client and server share the machine: on 2 cores the client's own work is part of the latency.
 """
@@ -120,10 +121,13 @@ async def drive(
                 body = {**bodies[next_i % len(bodies)], "model": model}
                 next_i += 1
                 t0 = time.perf_counter()
-                response = await client.post("/v1/continuations", json=body)
+                try:
+                    response = await client.post("/v1/continuations", json=body)
+                    ok = response.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
                 latencies.append(time.perf_counter() - t0)
-                if response.status_code != 200:
-                    errors += 1
+                errors += not ok
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -141,7 +145,9 @@ async def drive(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--home", type=Path, help="an existing home with trained models")
+    parser.add_argument(
+        "--home", type=Path, help="a home with trained models (an empty folder is built once)"
+    )
     parser.add_argument("--playlists", type=int, default=5000, help="world size when building")
     parser.add_argument("--models", nargs="+", default=["item-knn", "als", "hybrid"])
     parser.add_argument("--concurrency", nargs="+", type=int, default=[1, 8, 32])
@@ -167,8 +173,14 @@ def main() -> None:
         tmp = tempfile.TemporaryDirectory(prefix="serve-bench-")
         home = build_home(Path(tmp.name), args.playlists, models)
         world = f"generated world, {args.playlists} playlists, seed 0"
+    elif (
+        not (args.home / "home" / "store.duckdb").exists()
+        and not (args.home / "store.duckdb").exists()
+    ):
+        home = build_home(args.home, args.playlists, models)  # kept for the next run
+        world = f"generated world, {args.playlists} playlists, seed 0 (kept in {args.home})"
     else:
-        home = args.home
+        home = args.home / "home" if (args.home / "home" / "store.duckdb").exists() else args.home
         world = f"home {home}"
     bodies = request_bodies(home, args.seeds, 500, args.k)
     rows = []

@@ -83,6 +83,9 @@ def run_workers(
         port=port,
         workers=workers,
         log_level=log_level,
+        # A worker busy on 32 requests may answer the supervisor's ping late (GIL); the default
+        # 5 s would get it killed mid-request.
+        timeout_worker_healthcheck=120,
     )
 
 
