@@ -1,0 +1,169 @@
+"""What the report reads: EDA columns from the store, evaluation and tuning results, examples.
+
+Every reader returns None (or an empty value) when its input does not exist, so the page can say
+what is missing instead of failing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from spotifier.home import Home
+
+EXAMPLES = 3
+EXAMPLE_K = 10
+
+
+def eda_columns(home: Home) -> dict[str, Any]:
+    """Per-playlist columns and per-track/artist counts for the distribution plots."""
+    from spotifier import store
+
+    con = store.connect(home, read_only=True)
+    try:
+        cols = con.execute(
+            """SELECT num_tracks, num_followers, num_edits, duration_ms / 60000.0 AS minutes,
+                   strftime(to_timestamp(modified_at), '%Y-%m') AS month
+               FROM playlists"""
+        ).fetchnumpy()
+        track_seconds = con.execute(
+            "SELECT duration_ms / 1000.0 AS s FROM tracks WHERE duration_ms > 0"
+        ).fetchnumpy()["s"]
+        track_counts = con.execute(
+            "SELECT count(*) AS n FROM entries GROUP BY track_idx"
+        ).fetchnumpy()["n"]
+        artist_counts = con.execute(
+            """SELECT count(*) AS n FROM entries JOIN tracks USING (track_idx)
+               GROUP BY tracks.artist_idx"""
+        ).fetchnumpy()["n"]
+    finally:
+        con.close()
+    months, month_counts = np.unique(np.asarray(cols["month"], dtype=str), return_counts=True)
+    return {
+        "num_tracks": np.asarray(cols["num_tracks"], dtype=np.float64),
+        "num_followers": np.asarray(cols["num_followers"], dtype=np.float64),
+        "num_edits": np.asarray(cols["num_edits"], dtype=np.float64),
+        "minutes": np.asarray(cols["minutes"], dtype=np.float64),
+        "months": months.tolist(),
+        "month_counts": month_counts.tolist(),
+        "track_seconds": np.asarray(track_seconds, dtype=np.float64),
+        "track_counts": np.asarray(track_counts, dtype=np.float64),
+        "artist_counts": np.asarray(artist_counts, dtype=np.float64),
+    }
+
+
+def evaluation_results(home: Home) -> dict[str, dict[str, dict[str, Any]]]:
+    """{split: {model: result}} from `home/results/<split>/<model>.json` (no per-playlist rows)."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    root = home.results_dir
+    if not root.exists():
+        return out
+    for split_dir in sorted(p for p in root.iterdir() if p.is_dir() and p.name != "tune"):
+        models: dict[str, dict[str, Any]] = {}
+        for path in sorted(split_dir.glob("*.json")):
+            try:
+                result = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            if isinstance(result, dict) and isinstance(result.get("overall"), dict):
+                result.pop("per_playlist", None)
+                models[str(result.get("model", path.stem))] = result
+        if models:
+            out[split_dir.name] = models
+    return out
+
+
+def tune_results(home: Home) -> dict[str, dict[str, Any]]:
+    """{model: sweep} from `home/results/tune/*.json` (rows of grid values and metrics)."""
+    out: dict[str, dict[str, Any]] = {}
+    for path in sorted((home.results_dir / "tune").glob("*.json")):
+        try:
+            result = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(result, dict) and isinstance(result.get("rows"), list) and result["rows"]:
+            out[path.stem] = result
+    return out
+
+
+def category_order(keys: list[str]) -> list[str]:
+    """Categories in numeric order when they are numbers.
+
+    >>> category_order(["10", "2", "1"])
+    ['1', '2', '10']
+    """
+    return sorted(keys, key=lambda k: (0, int(k), "") if k.isdigit() else (1, 0, k))
+
+
+def _trained(home: Home, name: str, split: str | None) -> bool:
+    return (home.model_dir(name, split) / "meta.json").exists()
+
+
+def examples(home: Home, split: str, models: list[str]) -> tuple[list[dict[str, Any]], str | None]:
+    """A few held-out playlists of `split` continued by each already-trained model (no training).
+
+    Returns (examples, reason-when-empty).
+    """
+    from spotifier import store
+    from spotifier.models import persist
+    from spotifier.models.chain import FallbackChain
+    from spotifier.split import load_split
+
+    trained = [m for m in models if m != "oracle" and _trained(home, m, split)]
+    if not trained:
+        return [], f"no model trained on split '{split}'"
+    try:
+        loaded = load_split(home, split)
+    except Exception as exc:  # a missing or stale split: say so on the page
+        return [], f"split '{split}' cannot be read ({exc})"
+    catalog = store.load_catalog(home)
+    picks = [c for c in loaded.cases if len(c.query.seeds) > 0 and c.query.name][:EXAMPLES]
+    chains = {}
+    for name in trained:
+        if _trained(home, "title", split) or name == "title":
+            chains[name] = persist.load_chain(home, name, split)
+        else:
+            chains[name] = FallbackChain(persist.load(home, name, split), None)
+    out = []
+    for case in picks:
+        truth = {int(t) for t in np.asarray(case.truth).tolist()}
+        rows: dict[str, list[dict[str, Any]]] = {}  # track dicts gain a boolean "hit"
+        for name, chain in chains.items():
+            recs = chain.recommend([case.query], k=EXAMPLE_K)
+            items, _ = recs.row(0)
+            rows[name] = [
+                {**track, "hit": idx in truth}
+                for track, idx in zip(catalog.describe(items.tolist()), items.tolist(), strict=True)
+            ]
+        out.append(
+            {
+                "title": case.query.name,
+                "seeds": catalog.describe(case.query.seeds[:5].tolist()),
+                "n_seeds": len(case.query.seeds),
+                "n_truth": len(truth),
+                "recommendations": rows,
+            }
+        )
+    return out, None if out else "the split has no titled case with seed tracks"
+
+
+def followers_result(home: Home) -> dict[str, Any] | None:
+    from spotifier.followers import load_result
+
+    return load_result(home)
+
+
+def source_description(home: Home) -> str:
+    from spotifier import store
+
+    try:
+        root = store.source_root(home)
+    except Exception:
+        return "unknown"
+    if root is None:
+        return "unknown"
+    generated = (Path(root) / "truth").exists()
+    return f"{root} ({'generated world' if generated else 'MPD slices'})"
