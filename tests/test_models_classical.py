@@ -28,12 +28,12 @@ def world(
 
 
 def pair_world() -> TrainingData:
-    """Tracks 2j and 2j+1 always appear together; track 12 is in every playlist."""
+    """Tracks 2j and 2j+1 always appear together; track 12 is in 9 playlists of 10."""
     rng = np.random.default_rng(3)
     playlists = []
-    for _ in range(80):
+    for i in range(80):
         pairs = rng.choice(6, size=3, replace=False)
-        playlists.append([t for p in pairs for t in (2 * p, 2 * p + 1)] + [12])
+        playlists.append([t for p in pairs for t in (2 * p, 2 * p + 1)] + ([12] if i % 10 else []))
     return world(playlists, 13)
 
 

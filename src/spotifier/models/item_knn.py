@@ -55,13 +55,16 @@ class ItemKNNConfig(ModelConfig):
     counts less, BM25 length normalisation with `k1`, `b`). damping: similarity
     `c_ij / (n_i^(1-damping) · n_j^damping)`, so 0.5 is cosine and larger values penalise
     popular candidates more. neighbours: kept per track.
-    Defaults chosen on validation playlists cut from the default world's training data
-    (see `bench/models_bench.py --tune`).
+    Defaults chosen on the default world (20,000 playlists, seed 0): fit on its 'default' split's
+    training data minus 1,000 validation playlists, scored on 892 seeded cases cut from those
+    (`python bench/models_bench.py tune`). Damping 0 (the conditional probability P(j | i))
+    scored R-precision 0.093, 0.2 scored 0.081 and plain cosine (0.5) 0.046: the generated
+    world, like the MPD, rewards popular continuations. bm25 was slightly below cosine.
     """
 
     similarity: Literal["cosine", "bm25"] = "cosine"
     neighbours: int = 200
-    damping: float = 0.5
+    damping: float = 0.0
     k1: float = 1.2
     b: float = 0.75
 
