@@ -23,19 +23,16 @@ def fold_in(queries: Sequence[Query], n_tracks: int) -> sp.csr_matrix:
     >>> fold_in([Query(seeds=[2, 0, 2]), Query(seeds=[7, -1])], 3).toarray().tolist()
     [[1.0, 0.0, 1.0], [0.0, 0.0, 0.0]]
     """
-    rows: list[np.ndarray] = []
-    cols: list[np.ndarray] = []
-    for i, query in enumerate(queries):
-        seeds = query.seeds[(query.seeds >= 0) & (query.seeds < n_tracks)]
-        seeds = np.unique(seeds)
-        rows.append(np.full(len(seeds), i, dtype=np.int32))
-        cols.append(seeds.astype(np.int32))
-    row = np.concatenate(rows) if rows else np.array([], dtype=np.int32)
-    col = np.concatenate(cols) if cols else np.array([], dtype=np.int32)
+    lengths = [len(q.seeds) for q in queries]
+    col = np.concatenate([q.seeds for q in queries]) if queries else np.array([], np.int32)
+    row = np.repeat(np.arange(len(queries), dtype=np.int32), lengths)
+    valid = (col >= 0) & (col < n_tracks)
     m = sp.csr_matrix(
-        (np.ones(len(row), dtype=np.float32), (row, col)), shape=(len(queries), n_tracks)
+        (np.ones(int(valid.sum()), dtype=np.float32), (row[valid], col[valid])),
+        shape=(len(queries), n_tracks),
     )
-    m.sort_indices()
+    m.sum_duplicates()
+    m.data[:] = 1.0  # a repeated seed counts once
     return m
 
 
