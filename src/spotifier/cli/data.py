@@ -11,7 +11,7 @@ from rich.table import Table
 from spotifier.cli.common import console, home_of, print_json
 from spotifier.errors import InvalidInputError
 
-ENGINES = ("duckdb",)
+ENGINES = ("duckdb", "spark")
 _BARS = " ▁▂▃▄▅▆▇█"
 
 
@@ -92,7 +92,12 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(
             0, "--workers", min=0, help="Parser processes (0: one per core)."
         ),
-        engine: str = typer.Option("duckdb", "--engine", help="Ingest engine: duckdb."),
+        engine: str = typer.Option(
+            "duckdb", "--engine", help="Ingest engine: duckdb, or spark (pyspark + Java 17)."
+        ),
+        spark_master: str = typer.Option(
+            "local[*]", "--spark-master", help="Spark master URL for --engine spark."
+        ),
         json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     ) -> None:
         """Validate MPD slices and load them into the store (resumable and idempotent)."""
@@ -100,7 +105,12 @@ def register(app: typer.Typer) -> None:
 
         if engine not in ENGINES:
             raise InvalidInputError(f"--engine: unknown engine {engine!r} (choose from {ENGINES})")
-        report = run_ingest(home_of(ctx), mpd_dir, strict=strict, workers=workers or None)
+        if engine == "spark":
+            from spotifier.spark import ingest as spark_ingest
+
+            report = spark_ingest(home_of(ctx), mpd_dir, spark_master, strict=strict)
+        else:
+            report = run_ingest(home_of(ctx), mpd_dir, strict=strict, workers=workers or None)
         if json_out:
             print_json(report.to_dict())
             return

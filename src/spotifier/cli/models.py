@@ -69,14 +69,32 @@ def register(app: typer.Typer) -> None:
             [], "--set", help="Override a hyperparameter, key=value (repeatable)."
         ),
         as_json: bool = typer.Option(False, "--json", help="Print the saved meta.json."),
+        engine: str = typer.Option(
+            "local", "--engine", help="local, or spark (als only: Spark MLlib ALS)."
+        ),
+        spark_master: str = typer.Option(
+            "local[*]", "--spark-master", help="Spark master URL for --engine spark."
+        ),
     ) -> None:
         """Fit one registered model and save it in the home folder."""
         import dataclasses
 
+        from spotifier.errors import InvalidInputError
         from spotifier.models import persist
+        from spotifier.models.base import Recommender
 
         home = home_of(ctx)
-        fitted = persist.train(home, model, split, settings)
+        if engine not in ("local", "spark"):
+            raise InvalidInputError(f"--engine: unknown engine {engine!r} (local or spark)")
+        if engine == "spark" and model != "als":
+            raise InvalidInputError(f"--engine spark trains 'als' only, not {model!r}")
+        fitted: Recommender
+        if engine == "spark":
+            from spotifier.spark import train_als
+
+            fitted = train_als(home, split, spark_master, settings)
+        else:
+            fitted = persist.train(home, model, split, settings)
         meta = persist.read_meta(home, model, split)
         if as_json:
             print_json({**meta, "config": dataclasses.asdict(fitted.config)})
