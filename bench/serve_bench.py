@@ -110,6 +110,7 @@ async def drive(
     """`total` requests with `concurrency` in flight (stops early after `cap_s` seconds)."""
     latencies: list[float] = []
     errors = 0
+    kinds: dict[str, int] = {}
     next_i = 0
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
@@ -123,11 +124,13 @@ async def drive(
                 t0 = time.perf_counter()
                 try:
                     response = await client.post("/v1/continuations", json=body)
-                    ok = response.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
+                    kind = "" if response.status_code == 200 else f"HTTP {response.status_code}"
+                except httpx.HTTPError as exc:
+                    kind = type(exc).__name__
                 latencies.append(time.perf_counter() - t0)
-                errors += not ok
+                if kind:
+                    errors += 1
+                    kinds[kind] = kinds.get(kind, 0) + 1
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -140,6 +143,7 @@ async def drive(
         "p95": float(np.percentile(ms, 95)),
         "p99": float(np.percentile(ms, 99)),
         "rps": len(ms) / elapsed,
+        "error_kinds": kinds,
     }
 
 
@@ -202,7 +206,8 @@ def main() -> None:
                         print(
                             f"{model:>10} w={workers} c={c:<3} n={r['requests']:<5} "
                             f"p50={r['p50']:7.1f} ms p95={r['p95']:7.1f} ms "
-                            f"p99={r['p99']:7.1f} ms {r['rps']:7.1f} req/s errors={r['errors']}",
+                            f"p99={r['p99']:7.1f} ms {r['rps']:7.1f} req/s errors={r['errors']} "
+                            f"{r['error_kinds'] or ''}",
                             flush=True,
                         )
             finally:
