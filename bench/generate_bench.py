@@ -1,0 +1,174 @@
+"""Synthetic MPD generator: speed, catalog growth vs N, and the oracle's ranking speed.
+
+    python bench/generate_bench.py [--write 20000,100000] [--growth 20000,50000,100000,200000]
+                                   [--million] [--write-million] [--oracle 10000]
+
+1. Writes worlds of each --write size (to a temporary folder, removed afterwards) and reports
+   playlists/s and MB/s (wall and CPU).
+2. Generates without writing at each --growth size and counts the unique tracks, albums, artists
+   and normalized titles the playlists use; fits `unique = a · N^b` on the two largest sizes and
+   extrapolates to N = 1,000,000, beside the official figures (MPD.md). --million adds a direct
+   measurement at 1M (no files written, a few minutes); --write-million writes one (about 33 GB).
+3. Ranks --oracle playlists of the 20k world (k = 500, first 5 tracks excluded) with the oracle.
+Appends a section to bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+OFFICIAL = {"unique_tracks": 2_262_292, "unique_albums": 734_684, "unique_artists": 295_860,
+            "unique_normalized_titles": 17_381}  # fmt: skip
+
+
+def cpu_seconds() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def sizes(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
+    ]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--write", default="20000,100000")
+    parser.add_argument("--growth", default="20000,50000,100000,200000")
+    parser.add_argument("--million", action="store_true")
+    parser.add_argument("--write-million", action="store_true")
+    parser.add_argument("--oracle", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    from spotifier.progress import set_quiet
+    from spotifier.synth import Oracle, generate
+
+    set_quiet(True)
+    started_at = dt.datetime.now(dt.UTC)
+    load_before = os.getloadavg()[0]
+    scratch = Path(tempfile.mkdtemp(prefix="generate_bench."))
+    sections = []
+    try:
+        # 1. speed
+        rows = []
+        write_sizes = sizes(args.write) + ([1_000_000] if args.write_million else [])
+        world_20k = None
+        for n in write_sizes:
+            out = scratch / f"w{n}"
+            cpu0, t0 = cpu_seconds(), time.perf_counter()
+            report = generate(out, n_playlists=n, seed=args.seed)
+            wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
+            mb = report.bytes / 1e6
+            rate = [f"{n / wall:,.0f}", f"{mb / wall:,.1f}"]
+            rows.append(
+                [f"{n:,}", f"{wall:.1f}", f"{cpu:.1f}", *rate, f"{mb:,.0f}", f"{report.entries:,}"]
+            )
+            print(f"write {n:,}: {wall:.1f}s wall, {cpu:.1f}s CPU, {mb:,.0f} MB", flush=True)
+            if n == 20_000 and args.oracle:
+                world_20k = out
+            else:
+                shutil.rmtree(out)
+        sections.append(
+            "Generation speed (both cores, slices in worker processes; CPU s = all processes)\n\n"
+            + table(["playlists", "wall s", "CPU s", "playlists/s", "MB/s", "MB", "entries"], rows)
+        )
+
+        # 2. catalog growth
+        growth = sizes(args.growth) + ([1_000_000] if args.million else [])
+        reports = []
+        for n in growth:
+            t0 = time.perf_counter()
+            reports.append(generate(None, n_playlists=n, seed=args.seed))
+            print(f"growth {n:,}: {time.perf_counter() - t0:.1f}s", flush=True)
+        keys = list(OFFICIAL)
+        rows = [
+            [f"{r.playlists:,}", *(f"{getattr(r, k):,}" for k in keys), f"{r.top_track_share:.1%}"]
+            for r in reports
+        ]
+        fit = sorted((r for r in reports if r.playlists < 1_000_000), key=lambda r: r.playlists)[
+            -2:
+        ]
+        laws, projected = [], []
+        for k in keys:
+            (n1, y1), (n2, y2) = [(r.playlists, getattr(r, k)) for r in fit]
+            b = float(np.log(y2 / y1) / np.log(n2 / n1))
+            at_million = y2 * (1_000_000 / n2) ** b
+            laws.append(f"{k} ∝ N^{b:.3f}")
+            projected.append(f"{at_million:,.0f} ({at_million / OFFICIAL[k] - 1:+.0%})")
+        rows.append(["1,000,000 (fit)", *projected, ""])
+        rows.append(["official MPD", *(f"{OFFICIAL[k]:,}" for k in keys), "4.7%"])
+        sections.append(
+            "Catalog growth: unique items the playlists use (top track = share of playlists "
+            "holding the most common track); the fit uses the two largest sizes below 1M: "
+            + ", ".join(laws)
+            + "\n\n"
+            + table(
+                ["playlists", "tracks", "albums", "artists", "normalized titles", "top track"], rows
+            )
+        )
+
+        # 3. oracle
+        if world_20k is not None:
+            t0 = time.perf_counter()
+            oracle = Oracle.load(world_20k / "truth")
+            load_s = time.perf_counter() - t0
+            pids, excludes = [], []
+            for path in sorted((world_20k / "data").glob("*.json")):
+                for p in orjson.loads(path.read_bytes())["playlists"]:
+                    pids.append(p["pid"])
+                    excludes.append([t["track_uri"] for t in p["tracks"][:5]])
+                if len(pids) >= args.oracle:
+                    break
+            pids, excludes = pids[: args.oracle], excludes[: args.oracle]
+            cpu0, t0 = cpu_seconds(), time.perf_counter()
+            oracle.rank_many(pids, 500, excludes)
+            wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
+            sections.append(
+                f"Oracle on the 20k world: load {load_s:.1f}s; rank_many of {len(pids):,} "
+                f"playlists (k=500, 5 seeds excluded) {wall:.1f}s wall, {cpu:.1f}s CPU "
+                f"({wall / len(pids) * 1000:.2f} ms per playlist)"
+            )
+            print(sections[-1], flush=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    command = "python bench/generate_bench.py " + " ".join(sys.argv[1:])
+    text = (
+        f"\n## Synthetic MPD generator ({started_at:%Y-%m-%d %H:%M} UTC)\n"
+        f"- machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()} ({platform.platform()})\n"
+        f"- command: `{command.strip()}`; load average {load_before:.1f} -> "
+        f"{os.getloadavg()[0]:.1f} (machine shared with other jobs: wall times are pessimistic, "
+        "CPU s are the better guide)\n\n" + "\n\n".join(sections) + "\n"
+    )
+    print(text)
+    with open(Path(__file__).parent / "RESULTS.md", "a") as fh:
+        fh.write(text)
+
+
+if __name__ == "__main__":
+    main()
