@@ -35,6 +35,11 @@ def java_available() -> bool:
     return shutil.which("java") is not None
 
 
+def launched_by_spark_submit() -> bool:
+    """True inside a Python application started by `spark-submit` (its JVM is already up)."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
 def pyspark_available() -> bool:
     import importlib.util
 
@@ -83,11 +88,16 @@ def session(
     """The SparkSession Spotifier's Spark steps run in (an existing one is reused).
 
     `master`: "local[*]" (default), "local[2]", "spark://host:7077", "yarn", ... or None to keep
-    what spark-submit set. `memory`: spark.driver.memory (only effective when this call starts the
-    JVM). `config`: extra Spark settings, which win over the defaults here.
+    what spark-submit set. Under spark-submit its master, memory and `--conf` settings are
+    kept (the defaults here are not applied). `memory`: spark.driver.memory (only effective
+    when this call starts the JVM). `config`: extra Spark settings, which win over the defaults.
     """
     _pyspark()
-    if not java_available():
+    if launched_by_spark_submit():
+        # spark-submit already chose the master, the memory and the settings; keep them.
+        master = None if master == DEFAULT_MASTER else master
+        memory = None
+    elif not java_available():
         raise SpotifierError(
             "the Spark engine needs a Java runtime (17 or newer): install one or set JAVA_HOME"
         )
@@ -104,6 +114,9 @@ def session(
         # Quiet JVM logs from the first line on (setLogLevel only acts once the JVM is up).
         "spark.driver.extraJavaOptions": f"-Dlog4j.configurationFile={LOG_CONFIG}",
     }
+    submitted = launched_by_spark_submit()
+    if submitted:
+        settings = {k: settings[k] for k in ("spark.sql.session.timeZone",)}
     if master is not None and master.startswith("local"):
         # Adaptive execution re-plans every shuffle as its own job: worth it on a cluster,
         # pure overhead for the small partitions of one machine.
