@@ -1,9 +1,119 @@
-"""CLI commands: demo."""
+"""CLI command: demo — the whole pipeline on a generated world, as the user would type it.
+
+Every step is an ordinary `spotifier` command run in-process and printed first, so the demo doubles
+as a tour of the CLI. Steps whose outputs already exist are skipped (generation, split) or are
+idempotent (ingest, saved models are reused), so an interrupted demo resumes where it stopped.
+"""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import typer
+
+from spotifier.cli.common import console, home_of
+from spotifier.models.registry import model_names
+
+#: Models the demo trains and evaluates, in table order (those present in this build).
+DEMO_MODELS = (
+    "popularity",
+    "seed-baseline",
+    "playlist-knn",
+    "item-knn",
+    "als",
+    "ease",
+    "rp3beta",
+    "title",
+    "seed-ncf",
+    "ncf",
+    "seed-combined",
+    "hybrid",
+)
+
+
+def _commands() -> set[str]:
+    from spotifier.cli import app
+
+    return {c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands}
+
+
+def _run(home: Path, argv: list[str]) -> None:
+    from spotifier.cli import app
+
+    shown = " ".join(["spotifier", *argv])
+    console.rule(f"[bold cyan]$ {shown}", align="left")
+    started = time.perf_counter()
+    app(["--home", str(home), *argv], standalone_mode=False)
+    console.print(f"[dim]({time.perf_counter() - started:.1f} s)[/]")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to the app (only commands that work are registered)."""
+    @app.command()
+    def demo(
+        ctx: typer.Context,
+        playlists: int = typer.Option(
+            20_000, "--playlists", help="Size of the generated world (the default world: 20,000)."
+        ),
+        seed: int = typer.Option(0, "--seed", help="Generator seed."),
+        models: str | None = typer.Option(
+            None, "--models", help="Comma-separated models to train and evaluate (default: all)."
+        ),
+    ) -> None:
+        """Run everything on generated data: generate, ingest, stats, split, train and evaluate
+        every model, write and verify a challenge submission, the followers study and the report."""
+        home = home_of(ctx).ensure()
+        available = set(model_names())
+        chosen = [m for m in (models.split(",") if models else DEMO_MODELS) if m in available]
+        commands = _commands()
+        world = home.generated_dir
+        started = time.perf_counter()
+
+        if not (world / "data").exists():
+            _run(
+                home.root,
+                ["generate", str(world), "--playlists", str(playlists), "--seed", str(seed)],
+            )
+        else:
+            console.print(f"[dim]using the generated world in {world}[/]")
+        _run(home.root, ["ingest", str(world)])
+        _run(home.root, ["stats"])
+        if not (home.split_dir("default") / "challenge_set.json").exists():
+            _run(home.root, ["split", "--name", "default", "--seed", str(seed)])
+        _run(home.root, ["evaluate", *chosen, "--split", "default"])
+        seedish = [m for m in ("seed-baseline", "seed-combined", "hybrid") if m in chosen]
+        if seedish:
+            _run(home.root, ["evaluate", *seedish, "--protocol", "hide-first"])
+        best = "hybrid" if "hybrid" in chosen else chosen[-1]
+        submission = home.root / "submission.csv"
+        challenge_set = home.split_dir("default") / "challenge_set.json"
+        _run(
+            home.root,
+            [
+                "challenge",
+                str(challenge_set),
+                "--model",
+                best,
+                "--split",
+                "default",
+                "--out",
+                str(submission),
+            ],
+        )
+        _run(home.root, ["verify", str(challenge_set), str(submission)])
+        _run(home.root, ["score", str(submission), "--split", "default"])
+        if "followers" in commands:
+            _run(home.root, ["followers"])
+        if "report" in commands:
+            _run(home.root, ["report"])
+        console.rule("[bold green]done", align="left")
+        console.print(
+            f"the whole pipeline took {time.perf_counter() - started:.0f} s; home: {home.root}"
+        )
+        if "report" in commands:
+            console.print(f"report: {home.reports_dir / 'index.html'}")
+        if "serve" in commands:
+            console.print(
+                f"serve it: spotifier --home {home.root} serve --model {best}   "
+                "(then open http://127.0.0.1:8000/)"
+            )
