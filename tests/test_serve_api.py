@@ -313,10 +313,8 @@ def test_serve_refuses_a_public_host_without_allow_remote(tmp_path):
 def test_serve_command_starts_a_server(tmp_path, workers):
     import time
 
-    from spotifier.serve.testing import build_home, free_port, pipeline_available
+    from spotifier.serve.testing import build_home, free_port
 
-    if not pipeline_available():
-        pytest.skip("the generator and the store are not in this build yet")
     home = build_home(tmp_path, playlists=200, models=("popularity",))
     port = free_port()
     command = [sys.executable, "-m", "spotifier", "--home", str(home.root), "serve"]

@@ -1,7 +1,8 @@
-"""Helpers for tests and benchmarks: a real uvicorn server in a background thread.
+"""Helpers for tests and benchmarks: a real uvicorn server in a background thread, and small
+generated worlds built by the real pipeline (generate, ingest, train).
 
-with ServerThread(create_app(service)) as server:
-    httpx.get(server.url + "/healthz")
+    with ServerThread(create_app(world_service(tmp))) as server:
+        httpx.get(server.url + "/healthz")
 """
 
 from __future__ import annotations
@@ -14,9 +15,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import numpy as np
-
-from spotifier.data import Catalog, Interactions, TrainingData
 from spotifier.home import Home
 
 
@@ -88,61 +86,8 @@ def build_home(
     return home
 
 
-def pipeline_available() -> bool:
-    """Whether the generator and the store exist in this build (they are written in parallel)."""
-    from spotifier import store, synth
-
-    return hasattr(synth, "generate") and hasattr(store, "ingest")
-
-
-def handmade_world(n_playlists: int = 300, seed: int = 0) -> tuple[TrainingData, Catalog]:
-    """Six genres of 30 tracks by 3 artists each; playlists titled by genre draw from one genre."""
-    rng = np.random.default_rng(seed)
-    genres = ["rock", "jazz", "disco", "metal", "folk", "house"]
-    per_genre, n_tracks = 30, 30 * len(genres)
-    words = ["Blue", "Night", "Fire", "River", "Gold", "Moon", "Rain", "Heart", "Road", "Sky"]
-    names = [f"{words[i % 10]} {words[(i // 10) % 10]} {i}" for i in range(n_tracks)]
-    artist = np.arange(n_tracks, dtype=np.int32) // 10
-    artist_names = [f"{g.title()} Band {j}" for g in genres for j in range(3)]
-    playlists, titles = [], []
-    for i in range(n_playlists):
-        g = i % len(genres)
-        pool = np.arange(g * per_genre, (g + 1) * per_genre)
-        weights = 1.0 / np.arange(1, per_genre + 1)
-        size = int(rng.integers(5, 15))
-        tracks = rng.choice(pool, size=size, replace=False, p=weights / weights.sum())
-        playlists.append(tracks.tolist())
-        titles.append(genres[g] if i % 3 else f"{genres[g]} mix")
-    inter = Interactions.from_lists(playlists, n_tracks=n_tracks, titles=titles)
-    album = np.arange(n_tracks, dtype=np.int32) // 5
-    catalog = Catalog(
-        track_uris=np.array([f"spotify:track:{i:022d}" for i in range(n_tracks)], dtype=object),
-        track_names=np.array(names, dtype=object),
-        track_artist=artist,
-        track_album=album,
-        artist_uris=np.array([f"spotify:artist:{i:022d}" for i in range(18)], dtype=object),
-        artist_names=np.array(artist_names, dtype=object),
-        album_uris=np.array(
-            [f"spotify:album:{i:022d}" for i in range(n_tracks // 5)], dtype=object
-        ),
-        album_names=np.array([f"Album {i}" for i in range(n_tracks // 5)], dtype=object),
-    )
-    return TrainingData.from_catalog(inter, catalog), catalog
-
-
 def world_service(root: Path, models: Sequence[str] = ("item-knn",), playlists: int = 400) -> Any:
-    """A `Service` over a small world: the real pipeline when present, else a hand-made world."""
-    from spotifier.models import persist
-    from spotifier.serve.service import ServedModel, Service
+    """A `Service` over a small generated world, built by the real pipeline (`build_home`)."""
+    from spotifier.serve.service import Service
 
-    if pipeline_available():
-        return Service.from_home(build_home(root, playlists, models=models), models)
-    data, catalog = handmade_world()
-    home = Home(Path(root) / "home").ensure()
-    for name in [*models, "title"]:
-        persist.train(home, name, data=data)
-    served = [
-        ServedModel(name, persist.load_chain(home, name, data=data), persist.read_meta(home, name))
-        for name in models
-    ]
-    return Service(catalog, served)
+    return Service.from_home(build_home(root, playlists, models=models), models)
