@@ -6,7 +6,8 @@ How a world is made (details in `catalog`, `tastes`, `sampler`):
 - each playlist gets a modification day (midnight UTC, 2010-01-01 … 2017-11-01, exponentially skewed
   late), one to three tastes mixed into weights over genre × mood cells, a few anchor artists whose
   albums contribute runs of consecutive tracks, a length (truncated log-normal, 5–250, mean ≈ 66),
-  and a title: from its dominant taste's vocabulary (70%) or a personal noise title (30%);
+  and a title: from its dominant taste's vocabulary (25%) or a personal title (75%, from a
+  Zipf-Mandelbrot vocabulary of 28,000 phrases);
 - about a third of playlists repeat a track, 2% are collaborative, 1.9% have a description.
 
 num_followers is a Lomax draw `1 + floor(s · (U^(-1/2) - 1))` whose scale depends on the playlist:

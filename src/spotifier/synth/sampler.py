@@ -42,8 +42,10 @@ _YEAR_START_DAYS_BACK = np.array(
 
 LENGTH_MU, LENGTH_SIGMA = 3.96, 1.0
 MODIFIED_MEAN_DAYS = 420.0
-TASTE_TITLE_SHARE = 0.70
-NOISE_ZIPF = 1.27
+TASTE_TITLE_SHARE = 0.25
+#: personal titles: index i of a 28,000-phrase vocabulary with P(i) ∝ (i + 30)^-1 (Zipf-Mandelbrot:
+#: a flat head, so no personal title outranks the genre titles, and ~17k at N = 1M)
+NOISE_VOCABULARY, NOISE_OFFSET, NOISE_ZIPF = 28_000, 30.0, 1.0
 REPEAT_SHARE = 0.40
 ANCHOR_POWER = 0.6
 COLLABORATIVE_SHARE = 0.02
@@ -96,6 +98,8 @@ class World:
             )
             for t in TASTES
         ]
+        noise_p = (np.arange(NOISE_VOCABULARY) + NOISE_OFFSET) ** -NOISE_ZIPF
+        self.noise_cdf = np.cumsum(noise_p) / noise_p.sum()
         self.taste_follow = np.array([TASTE_FOLLOW.get(t.name, 0.0) for t in TASTES])
 
     def artist_weight_by_genre(self) -> np.ndarray:
@@ -408,7 +412,7 @@ def _titles(
     from_taste = rng.random(n) < TASTE_TITLE_SHARE
     u = rng.random(n)
     variant = rng.integers(0, _VARIANTS, n)
-    noise_ids = rng.zipf(NOISE_ZIPF, n)
+    noise_ids = np.searchsorted(world.noise_cdf, rng.random(n), side="right")
     noise = noise_titles(noise_ids[~from_taste], world.seed)
     noise_iter = iter(noise)
     names = []
