@@ -113,3 +113,13 @@ def test_ceiling_expectations_grow_with_eta():
     assert (np.diff(log) > 0).all() and (log >= np.log(2.0)).all()
     # Jensen: E[log1p y] <= log1p E[y]
     assert (log <= np.log1p(raw) + 1e-9).all()
+
+
+def test_without_a_store_both_commands_name_what_is_missing(tmp_path):
+    from spotifier.errors import NotFoundError
+
+    runner = CliRunner()
+    for command in ("followers", "report"):
+        res = runner.invoke(app, ["-q", "--home", str(tmp_path / "empty"), command])
+        assert isinstance(res.exception, NotFoundError), command
+        assert "spotifier ingest" in str(res.exception)

@@ -53,8 +53,8 @@ def register(app: typer.Typer) -> None:
             print_json({k: v for k, v in result.items() if k != "predictions"})
             return
         table = Table(title=f"followers study ({result['n_playlists']:,} playlists)")
-        table.add_column("model")
-        table.add_column("family")
+        table.add_column("model", no_wrap=True)
+        table.add_column("family", no_wrap=True)
         for _, label in _COLUMNS:
             table.add_column(label, justify="right")
         for name, row in result["models"].items():

@@ -141,7 +141,7 @@ class SeedGBT(_SeedModel):
             min_child_samples=1,
             min_child_weight=1.0,
             random_state=SPLIT_SEED,
-            n_jobs=2,
+            n_jobs=1,  # the seed's 10,000 playlists: threads cost more than they save
             verbose=-1,
         )
 
@@ -179,6 +179,13 @@ class _RichDesign:
     def names(self, features: tuple[str, ...]) -> list[str]:
         tokens = [] if self.vectorizer is None else self.vectorizer.get_feature_names_out()
         return [*features, *(f"title:{t}" for t in tokens)]
+
+
+def _threads(n: int) -> int:
+    """LightGBM threads: one for small tables (OpenMP spin-waits hurt on a busy machine)."""
+    from spotifier.progress import cpu_count
+
+    return 1 if n < 50_000 else cpu_count()
 
 
 def _folds(n: int) -> int:
@@ -246,12 +253,14 @@ class PoissonGLM(FollowersModel):
         self.design = _RichDesign()
         x = self.design.fit_transform(table)
         if tuned:
-            self.model = PoissonRegressor(alpha=tuned["alpha"], max_iter=300)
+            self.model = PoissonRegressor(
+                alpha=tuned["alpha"], solver="newton-cholesky", max_iter=100
+            )
             self.model.fit(x, table.followers)
             self.params = dict(tuned)
             return self
         search = GridSearchCV(
-            PoissonRegressor(max_iter=300),
+            PoissonRegressor(solver="newton-cholesky", max_iter=100),
             {"alpha": [1e-3, 1e-2, 1e-1, 1.0]},
             cv=min(3, _folds(len(table))),
             scoring="neg_mean_poisson_deviance",
@@ -289,7 +298,7 @@ class _GBM(FollowersModel):
             "lambda_l2": 1.0,
             "feature_fraction": 0.8,
             "verbose": -1,
-            "num_threads": 2,
+            "num_threads": _threads(len(table)),
             "seed": SPLIT_SEED,
         }
         if tuned:

@@ -217,7 +217,9 @@ def followers_scores(models: Mapping[str, Mapping[str, Any]], colors: Mapping[st
             ax.legend(fontsize=8)
         ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
         ax.set_ylabel(label + " (test)")
-        ax.set_title(label + " on the 33% test part (clipped at -0.5)")
+        ax.set_title(
+            label + " on the 33% test part" + (" (clipped at -0.5)" if "R²" in label else "")
+        )
     return _png(fig)
 
 
