@@ -28,6 +28,12 @@ def main() -> None:
     parser.add_argument("--playlists", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--knn-set",
+        nargs="*",
+        default=[],
+        help="Extra playlist-knn configs to time (key=value,...)",
+    )
     args = parser.parse_args()
 
     from spotifier.data import TrainingData
@@ -55,8 +61,8 @@ def main() -> None:
         flush=True,
     )
 
-    def run(name: str, which: list) -> tuple[float, float]:
-        model = create(name).fit(data)
+    def run(name: str, which: list, settings: list[str] | None = None) -> tuple[float, float]:
+        model = create(name, settings or []).fit(data)
         started = time.perf_counter()
         items = model.recommend([c.query for c in which], k=100).items
         per_query = (time.perf_counter() - started) / len(which)
@@ -66,9 +72,21 @@ def main() -> None:
         ]
         return per_query, float(np.mean(hits))
 
+    rows_extra: list[list[object]] = []
     base_t, base_hit = run("seed-baseline", sample)
     knn_t, knn_hit = run("playlist-knn", sample)
     all_t, all_hit = run("playlist-knn", cases)
+    for extra in args.knn_set:
+        t, hit = run("playlist-knn", sample, extra.split(","))
+        rows_extra.append(
+            [
+                f"playlist-knn {extra}",
+                len(sample),
+                f"{1000 * t:.2f}",
+                f"{hit:.3f}",
+                f"{base_t / t:.0f}x",
+            ]
+        )
     rows = [
         ["seed-baseline", len(sample), f"{1000 * base_t:.2f}", f"{base_hit:.3f}", "1"],
         [
@@ -85,6 +103,7 @@ def main() -> None:
             f"{all_hit:.3f}",
             f"{base_t / all_t:.0f}x",
         ],
+        *rows_extra,
     ]
     lines = [
         f"Hide-first protocol on the first {n:,} playlists of the store in `{args.home}`: bank "

@@ -124,7 +124,9 @@ class Recommender(ABC):
 
     def _top_k(self, block: Scores, j: int, query: Query, k: int) -> tuple[np.ndarray, np.ndarray]:
         seeds = np.unique(query.seeds[(query.seeds >= 0) & (query.seeds < self.n_tracks)])
-        if sp.issparse(block):
+        if sp.issparse(block) and not isinstance(block, sp.csr_matrix):
+            block = sp.csr_matrix(block)
+        if isinstance(block, sp.csr_matrix):
             # Read the row straight from the CSR arrays (fancy-indexing a row costs ~100 µs).
             lo, hi = block.indptr[j], block.indptr[j + 1]
             cand = np.asarray(block.indices[lo:hi], dtype=np.int64)
