@@ -113,3 +113,21 @@ def test_report_with_results_and_browser_screenshot(world, tmp_path):
     )
     assert shot.exists() and shot.read_bytes().startswith(b"\x89PNG")
     assert shot.stat().st_size > 50_000  # a rendered page, not a blank one
+
+
+def test_examples_come_from_different_categories():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from spotifier.report.inputs import pick_cases
+
+    def case(category, seeds, name):
+        query = SimpleNamespace(seeds=np.arange(seeds), name=name)
+        return SimpleNamespace(category=category, query=query)
+
+    cases = [case("1", 0, "a"), case("2", 1, "b"), case("2", 1, "c"), case("4", 5, None)]
+    cases += [case("7", 25, "d"), case("3", 5, "e")]
+    picked = pick_cases(cases)
+    assert [c.category for c in picked] == ["3", "7", "2"]
+    assert all(len(c.query.seeds) and c.query.name for c in picked)

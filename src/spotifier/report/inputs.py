@@ -98,6 +98,21 @@ def category_order(keys: list[str]) -> list[str]:
     return sorted(keys, key=lambda k: (0, int(k), "") if k.isdigit() else (1, 0, k))
 
 
+#: Categories shown first: a few seeds with a title reads best on a page.
+PREFERRED_CATEGORIES = ("3", "7", "9", "5", "2", "8", "10", "hide-first")
+
+
+def pick_cases(cases: list[Any], n: int = EXAMPLES) -> list[Any]:
+    """Up to `n` titled cases with seeds, from different categories (preferred ones first)."""
+    first: dict[str, Any] = {}
+    for case in cases:
+        if len(case.query.seeds) > 0 and case.query.name and case.category not in first:
+            first[case.category] = case
+    order = [c for c in PREFERRED_CATEGORIES if c in first]
+    order += [c for c in first if c not in order]
+    return [first[c] for c in order[:n]]
+
+
 def _trained(home: Home, name: str, split: str | None) -> bool:
     return (home.model_dir(name, split) / "meta.json").exists()
 
@@ -120,7 +135,7 @@ def examples(home: Home, split: str, models: list[str]) -> tuple[list[dict[str, 
     except Exception as exc:  # a missing or stale split: say so on the page
         return [], f"split '{split}' cannot be read ({exc})"
     catalog = store.load_catalog(home)
-    picks = [c for c in loaded.cases if len(c.query.seeds) > 0 and c.query.name][:EXAMPLES]
+    picks = pick_cases(loaded.cases)
     chains = {}
     for name in trained:
         if _trained(home, "title", split) or name == "title":
