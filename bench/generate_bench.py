@@ -113,13 +113,14 @@ def main() -> None:
             -2:
         ]
         laws, projected = [], []
-        for k in keys:
+        for k in keys if len(fit) == 2 else []:
             (n1, y1), (n2, y2) = [(r.playlists, getattr(r, k)) for r in fit]
             b = float(np.log(y2 / y1) / np.log(n2 / n1))
             at_million = y2 * (1_000_000 / n2) ** b
             laws.append(f"{k} ∝ N^{b:.3f}")
             projected.append(f"{at_million:,.0f} ({at_million / OFFICIAL[k] - 1:+.0%})")
-        rows.append(["1,000,000 (fit)", *projected, ""])
+        if projected:
+            rows.append(["1,000,000 (fit)", *projected, ""])
         rows.append(["official MPD", *(f"{OFFICIAL[k]:,}" for k in keys), "4.7%"])
         sections.append(
             "Catalog growth: unique items the playlists use (top track = share of playlists "
