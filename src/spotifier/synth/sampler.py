@@ -46,7 +46,7 @@ TASTE_TITLE_SHARE = 0.25
 #: personal titles: index i of a 28,000-phrase vocabulary with P(i) ∝ (i + 30)^-1 (Zipf-Mandelbrot:
 #: a flat head, so no personal title outranks the genre titles, and ~17k at N = 1M)
 NOISE_VOCABULARY, NOISE_OFFSET, NOISE_ZIPF = 28_000, 30.0, 1.0
-REPEAT_SHARE = 0.40
+REPEAT_SHARE = 0.35
 ANCHOR_POWER = 0.6
 COLLABORATIVE_SHARE = 0.02
 DESCRIPTION_SHARE = 0.019
