@@ -18,6 +18,7 @@ import numpy as np
 from spotifier.data import Query, TrainingData
 from spotifier.errors import require
 from spotifier.models.base import ModelConfig, Recommender, Scores
+from spotifier.models.similarity import columns_to_csr
 from spotifier.progress import blas_threads, cpu_count
 
 
@@ -100,14 +101,12 @@ class ALS(Recommender):
     def _score(self, queries: Sequence[Query]) -> Scores:
         # Only tracks seen in training are candidates (the others' factors were never fitted).
         known, known_factors = self.known_factors
-        out = np.full((len(queries), self.n_tracks), -np.inf, dtype=np.float32)
         solved = [(i, f) for i, f in enumerate(self.fold_in(q) for q in queries) if f is not None]
-        if solved:
-            rows = [i for i, _ in solved]
-            users = np.stack([f for _, f in solved])
-            with blas_threads():
-                out[np.ix_(np.asarray(rows), known)] = users @ known_factors.T
-        return out
+        rows = np.array([i for i, _ in solved], dtype=np.int64)
+        users = np.stack([f for _, f in solved]) if solved else np.zeros((0, self.config.factors))
+        with blas_threads():
+            scores = users.astype(np.float32) @ known_factors.T
+        return columns_to_csr(scores, rows, known, (len(queries), self.n_tracks))
 
     def _state(self) -> dict[str, Any]:
         return {"item_factors": self.item_factors}

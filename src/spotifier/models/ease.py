@@ -16,7 +16,7 @@ import scipy.sparse as sp
 
 from spotifier.data import Query, TrainingData
 from spotifier.models.base import ModelConfig, Recommender, Scores
-from spotifier.models.similarity import fold_in
+from spotifier.models.similarity import columns_to_csr, fold_in
 from spotifier.progress import blas_threads
 
 
@@ -68,12 +68,9 @@ class EASE(Recommender):
 
     def _score(self, queries: Sequence[Query]) -> Scores:
         q = fold_in(queries, self.n_tracks)[:, self.vocabulary]
-        out = np.full((len(queries), self.n_tracks), -np.inf, dtype=np.float32)
-        has_seed = np.diff(q.indptr) > 0
-        if has_seed.any():
-            rows = np.flatnonzero(has_seed)
-            out[np.ix_(rows, self.vocabulary)] = np.asarray(sp.csr_matrix(q[rows]) @ self.weights)
-        return out
+        rows = np.flatnonzero(np.diff(q.indptr) > 0)  # no known seed: no candidates (back-fill)
+        scores = np.asarray(sp.csr_matrix(q[rows]) @ self.weights)
+        return columns_to_csr(scores, rows, self.vocabulary, (len(queries), self.n_tracks))
 
     def _state(self) -> dict[str, Any]:
         return {"vocabulary": self.vocabulary, "weights": self.weights}

@@ -108,6 +108,28 @@ def blocked_neighbours(
     return out
 
 
+def columns_to_csr(
+    scores: np.ndarray, rows: np.ndarray, columns: np.ndarray, shape: tuple[int, int]
+) -> sp.csr_matrix:
+    """Dense scores for `rows` x `columns` (sorted) as a CSR block of `shape`; other rows empty.
+
+    Cheaper for the base class than a full-width dense block when only a known vocabulary can
+    be recommended (its top-k then looks at len(columns) values per row, not every track).
+
+    >>> columns_to_csr(np.array([[0.5, 0.25]]), np.array([1]), np.array([0, 2]), (2, 3)).toarray()
+    array([[0.  , 0.  , 0.  ],
+           [0.5 , 0.  , 0.25]], dtype=float32)
+    """
+    counts = np.zeros(shape[0], dtype=np.int64)
+    counts[rows] = len(columns)
+    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    order = np.argsort(rows, kind="stable")
+    data = np.ascontiguousarray(scores[order], dtype=np.float32).ravel()
+    indices = np.tile(columns.astype(np.int32), len(rows))
+    return sp.csr_matrix((data, indices, indptr), shape=shape)
+
+
 def pack_strings(strings: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """UTF-8 bytes of all strings concatenated, and offsets (n + 1).
 
