@@ -29,11 +29,12 @@ class PlaylistKNNConfig(ModelConfig):
     Defaults chosen on the default world (20,000 playlists, seed 0): fit on its 'default' split's
     training data minus 1,000 validation playlists, scored on 892 seeded challenge-like cases cut
     from those (`python bench/models_bench.py tune`, grid neighbours 50-400 x alpha 0.5/0.8 x
-    power 1/2). All 16 points scored R-precision 0.088-0.103; 200 / 0.8 / 1.0 is within 0.0001
-    of the best with a better NDCG than 100 neighbours, and half the candidates of 400.
+    power 1/2). All 16 points scored R-precision 0.088-0.103; 100 / 0.8 / 1.0 had the best
+    R-precision (0.1029; NDCG 0.172 vs 0.177-0.179 for 200-400 neighbours) with half the
+    candidates of 200, and so about half the recommend time.
     """
 
-    neighbours: int = 200
+    neighbours: int = 100
     alpha: float = 0.8
     power: float = 1.0
 
