@@ -89,7 +89,7 @@ def _read_known(spark: Any, con: Any, staging: Path) -> dict[str, DataFrame]:
             )
             continue
         target = staging / f"known_{name}.parquet"
-        con.execute(f"COPY ({query}) TO '{target}' (FORMAT PARQUET)")
+        con.execute(f"COPY ({query}) TO {_sql_path(target)} (FORMAT PARQUET)")
         out[name] = spark.read.schema(schemas[name]).parquet(str(target))
     return out
 
@@ -434,7 +434,8 @@ def _load_into_store(
     from spotifier.spark.frames import name_of
 
     def scan(name: str) -> str:
-        return f"read_parquet('{staging / name}/**/*.parquet', hive_partitioning = false)"
+        pattern = _sql_path(staging / name / "**" / "*.parquet")
+        return f"read_parquet({pattern}, hive_partitioning = false)"
 
     inserts = {
         "artists": "artist_idx, artist_uri, artist_name",
@@ -464,6 +465,15 @@ def _load_into_store(
     except BaseException:
         con.rollback()
         raise
+
+
+def _sql_path(path: Path) -> str:
+    """A path as a DuckDB string literal (quotes doubled).
+
+    >>> _sql_path(Path("/tmp/it's"))
+    "'/tmp/it''s'"
+    """
+    return "'" + str(path).replace("'", "''") + "'"
 
 
 def _scalar(con: Any, query: str) -> int:
