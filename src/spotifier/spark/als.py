@@ -127,8 +127,7 @@ def fit_als(
     counts = data.interactions.track_counts.astype(np.int64)
     model.popularity_counts = counts
     model.popularity_order = np.lexsort((np.arange(len(counts)), -counts)).astype(np.int32)
-    model.item_factors = np.ascontiguousarray(item_factors)
-    model._gram = None
+    model._set_state({"item_factors": item_factors})  # the model's own loader resets its caches
     return model
 
 
