@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 
 from spotifier.data import Query, TrainingData
 from spotifier.errors import require
@@ -44,6 +45,8 @@ class ALS(Recommender):
     name = "als"
     config_class = ALSConfig
     batch_size = 64
+    #: Candidates per query handed to the shared top-k (k above this is back-filled).
+    max_candidates: ClassVar[int] = 2000
     config: ALSConfig
 
     def __init__(self, config: ModelConfig | None = None) -> None:
@@ -106,7 +109,21 @@ class ALS(Recommender):
         users = np.stack([f for _, f in solved]) if solved else np.zeros((0, self.config.factors))
         with blas_threads():
             scores = users.astype(np.float32) @ known_factors.T
-        return columns_to_csr(scores, rows, known, (len(queries), self.n_tracks))
+        shape = (len(queries), self.n_tracks)
+        if scores.shape[1] <= self.max_candidates:
+            return columns_to_csr(scores, rows, known, shape)
+        # Hand the base class each row's best `max_candidates` only (one partition per row).
+        keep = np.sort(
+            np.argpartition(-scores, self.max_candidates - 1, axis=1)[:, : self.max_candidates],
+            axis=1,
+        )
+        indptr = np.zeros(len(queries) + 1, dtype=np.int64)
+        counts = np.zeros(len(queries), dtype=np.int64)
+        counts[rows] = self.max_candidates
+        np.cumsum(counts, out=indptr[1:])
+        order = np.argsort(rows, kind="stable")
+        data = np.take_along_axis(scores, keep, axis=1)[order].ravel()
+        return sp.csr_matrix((data, known[keep[order]].ravel(), indptr), shape=shape)
 
     def _state(self) -> dict[str, Any]:
         return {"item_factors": self.item_factors}
