@@ -73,7 +73,7 @@ def test_errors_are_one_line_and_a_nonzero_exit(tmp_path: Path) -> None:
         str(tmp_path / "w"),
         "--strict",
         "--engine",
-        "spark",
+        "nope",
     )
     assert strict.returncode == 2 and "--engine" in strict.stderr
 
