@@ -231,3 +231,23 @@ def test_models_of_an_older_split_build_are_retrained(home, capsys):
     assert "older build of split 'default'" in capsys.readouterr().err
     again = persist.read_meta(home, "popularity", "default")["data_fingerprint"]
     assert again != first and again == load_split(home).meta["training_fingerprint"]
+
+
+def test_two_stage_models_report_candidate_recall(home, monkeypatch):
+    from spotifier.models.popularity import Popularity
+
+    def candidate_recall(self, queries, truths):
+        # Stage one = the 100 most popular tracks: recall is computable by hand.
+        top = set(self.popularity_order[:100].tolist())
+        return np.array([np.mean([t in top for t in truth]) for truth in truths])
+
+    plain = evaluate(home, ["popularity"], oracle=False)["models"]["popularity"]
+    assert "candidate_recall" not in plain
+    monkeypatch.setattr(Popularity, "candidate_recall", candidate_recall, raising=False)
+    result = evaluate(home, ["popularity"], oracle=False)["models"]["popularity"]
+    recall = result["candidate_recall"]
+    assert set(recall["per_category"]) == {str(n) for n in range(1, 11)}
+    assert 0.0 < recall["overall"] <= 1.0
+    # 5 playlists per category: the overall value is the mean of the category means.
+    means = list(recall["per_category"].values())
+    assert recall["overall"] == pytest.approx(np.mean(means), abs=1e-3)

@@ -261,6 +261,19 @@ def _print_report(report: dict[str, Any]) -> None:
             cells = [result["per_category"].get(c, {}).get(key) for c in categories]
             per.add_row(name, *[_fmt(v, key) for v in cells])
         _show(per)
+    staged = {n: r["candidate_recall"] for n, r in models.items() if "candidate_recall" in r}
+    if staged:
+        recall = Table(title="candidate-stage recall per category", box=box.SIMPLE_HEAD)
+        recall.add_column("model")
+        recall.add_column("overall", justify="right")
+        for category in categories:
+            recall.add_column(category, justify="right")
+        for name, values in staged.items():
+            cells = [values["per_category"].get(c) for c in categories]
+            recall.add_row(
+                name, f"{values['overall']:.4f}", *["-" if v is None else f"{v:.4f}" for v in cells]
+            )
+        _show(recall)
     console.print(
         "gap share = (model - popularity) / (oracle - popularity); fit s includes the title "
         "fallback; categories: 1 title only, 2 title + first 1, 3 title + first 5, "

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from spotifier.data import Catalog, TrainingData
 from spotifier.errors import InvalidInputError
 from spotifier.evaluation.runner import (
@@ -103,6 +105,9 @@ def evaluate(
         items, seconds = recommend_cases(chain, cases, label=name)
         fit = _fit_seconds(home, chain, loaded.name)
         results[name] = _result(name, loaded, cases, items, catalog, fit, seconds, hide_first)
+        recall = _candidate_recall(chain, cases)
+        if recall is not None:
+            results[name]["candidate_recall"] = recall
     the_oracle = load_oracle(home) if (oracle or ORACLE in models) else None
     if the_oracle is not None:
         cases = sample_cases(loaded.cases, sample)
@@ -133,6 +138,19 @@ def load_fresh_chain(
         )
         persist.train(home, old, split.name, data=data)
     return persist.load_chain(home, name, split.name, data), data
+
+
+def _candidate_recall(chain: FallbackChain, cases: list[Case]) -> dict[str, Any] | None:
+    """Stage-one recall (share of held-out tracks among the candidates) for two-stage models."""
+    recall_of = getattr(chain.primary, "candidate_recall", None)
+    if recall_of is None or not cases:
+        return None
+    values = recall_of([c.query for c in cases], [c.truth for c in cases])
+    per_category: dict[str, float] = {}
+    for category in sorted({c.category for c in cases}):
+        mask = np.array([c.category == category for c in cases])
+        per_category[category] = round(float(values[mask].mean()), 4)
+    return {"overall": round(float(values.mean()), 4), "per_category": per_category}
 
 
 def _limit(sample: int | None, model_limit: int | None) -> int | None:
