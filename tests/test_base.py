@@ -49,3 +49,18 @@ def test_overrides_reject_unknown_keys():
         parse_overrides(Popularity.config_class, ["nope=1"])
     with pytest.raises(InvalidInputError, match="key=value"):
         create("popularity", ["seed"])
+
+
+def test_popularity_is_a_pure_baseline_in_the_chain(tiny_world):
+    from spotifier.models.chain import FallbackChain
+
+    title = create("title").fit(tiny_world)
+    popularity = Popularity().fit(tiny_world)
+    other = create("item-knn").fit(tiny_world)
+    titled = [Query(name="chill")]
+    # The chain routes a zero-seed titled query to the title model, except for popularity:
+    # its row is the floor of every gap share, so it stays popularity.
+    assert FallbackChain(other, title).route(titled[0]) == "title"
+    chain = FallbackChain(popularity, title)
+    assert chain.route(titled[0]) == "model"
+    assert np.array_equal(chain.recommend(titled, 5).items, popularity.recommend(titled, 5).items)

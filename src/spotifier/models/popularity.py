@@ -21,6 +21,9 @@ class Popularity(Recommender):
     """
 
     name = "popularity"
+    # The baseline and the end of every fallback chain: it answers titled queries with
+    # popularity too, so its evaluation row (the floor of every gap share) is pure popularity.
+    handles_titles = True
 
     def _fit(self, data: TrainingData) -> None:
         pass
