@@ -81,7 +81,12 @@ def register(app: typer.Typer) -> None:
         if not (home.split_dir("default") / "challenge_set.json").exists():
             _run(home.root, ["split", "--name", "default", "--seed", str(seed)])
         _run(home.root, ["evaluate", *chosen, "--split", "default"])
-        seedish = [m for m in ("seed-baseline", "seed-combined", "hybrid") if m in chosen]
+        # The seed's protocol: its two models beside popularity and two cheap strong models.
+        seedish = [
+            m
+            for m in ("popularity", "seed-baseline", "seed-combined", "playlist-knn", "als")
+            if m in chosen
+        ]
         if seedish:
             _run(home.root, ["evaluate", *seedish, "--protocol", "hide-first"])
         best = "hybrid" if "hybrid" in chosen else chosen[-1]
