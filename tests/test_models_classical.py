@@ -191,10 +191,23 @@ def title_world() -> TrainingData:
     ],
 )
 def test_title_matches_normalized_and_fuzzy_titles(title: str, expected: set[int]) -> None:
-    model = create("title").fit(title_world())
+    model = create("title", ["prior=0"]).fit(title_world())  # matching alone, no smoothing
     items, scores = model.recommend([Query(name=title)], k=len(expected)).row(0)
     assert set(items.tolist()) == expected
     assert not np.isnan(scores).any()
+
+
+def test_title_prior_smooths_weak_matches_towards_popularity() -> None:
+    # Track 8 is in 20 untitled playlists: the most popular track.
+    smoothed = create("title", ["prior=8"]).fit(title_world())
+    plain = create("title", ["prior=0"]).fit(title_world())
+    weak = Query(name="workouts")  # a fuzzy match: its votes are weaker than the prior
+    assert 8 not in plain.recommend([weak], k=3).row(0)[0].tolist()
+    assert smoothed.recommend([weak], k=1).row(0)[0].tolist() == [8]
+    # An exact match of a 5-playlist title outweighs a prior of 4 for its tracks.
+    strong = create("title", ["prior=4"]).fit(title_world())
+    items = strong.recommend([Query(name="Workout")], k=3).row(0)[0].tolist()
+    assert set(items) == {0, 1, 2}
 
 
 def test_title_ignores_blank_training_titles_and_queries() -> None:
