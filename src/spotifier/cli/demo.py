@@ -119,6 +119,6 @@ def register(app: typer.Typer) -> None:
             console.print(f"report: {home.reports_dir / 'index.html'}")
         if "serve" in commands:
             console.print(
-                f"serve it: spotifier --home {home.root} serve --model {best}   "
+                f"serve it: spotifier --home {home.root} serve --model {best} --split default   "
                 "(then open http://127.0.0.1:8000/)"
             )
