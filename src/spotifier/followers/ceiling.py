@@ -15,7 +15,6 @@ The dominant taste comes from `truth/playlists.npz` (`taste_w`'s largest weight)
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -28,22 +27,15 @@ NOISE_SD = 0.4  # the Normal(0, 0.4) term of log s in the generator's docstring
 
 def _eta(table: FollowersTable, dominant_effect: np.ndarray) -> np.ndarray:
     """The generator's log-scale follower scale without its noise term."""
-    from spotifier.mpd.format import LATEST_MODIFIED_AT
-    from spotifier.synth.sampler import DAY, FOLLOWER_SCALE
+    from spotifier.synth.sampler import follower_log_scale
 
     x = table.seed_x
     collaborative, n_artists, lengths = x[:, 0], x[:, 3], np.maximum(x[:, 5], 1.0)
     has_description = table.rich_x[:, RICH_FEATURES.index("has_description")]
-    age_years = (LATEST_MODIFIED_AT - table.modified_at) / (365.25 * DAY)
-    return (
-        math.log(FOLLOWER_SCALE)
-        + 0.35 * np.log(lengths / 50.0)
-        - 0.8 * (n_artists / lengths - 0.6)
-        + 0.6 * collaborative
-        + 0.9 * has_description
-        + 0.12 * age_years
-        + dominant_effect
+    features = follower_log_scale(
+        lengths, n_artists, collaborative, has_description, table.modified_at
     )
+    return np.asarray(features + dominant_effect)
 
 
 def expected_raw(eta: np.ndarray, nodes: int = 32) -> np.ndarray:

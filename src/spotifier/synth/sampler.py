@@ -429,6 +429,26 @@ def _titles(
     return names, dict(zip(has_desc.tolist(), desc_text, strict=True)), collaborative
 
 
+def follower_log_scale(
+    lengths: np.ndarray,
+    n_artists: np.ndarray,
+    collaborative: np.ndarray,
+    has_description: np.ndarray,
+    modified_at: np.ndarray,
+) -> np.ndarray:
+    """The feature part of log s, the followers' Lomax scale (the taste effect and noise are
+    added by the sampler). The followers study's noise ceiling uses this same function."""
+    age_years = (LATEST_MODIFIED_AT - modified_at) / (365.25 * DAY)
+    return (
+        math.log(FOLLOWER_SCALE)
+        + 0.35 * np.log(lengths / 50.0)
+        - 0.8 * (n_artists / lengths - 0.6)
+        + 0.6 * collaborative
+        + 0.9 * has_description
+        + 0.12 * age_years
+    )
+
+
 def _followers(
     world: World,
     rng: np.random.Generator,
@@ -441,16 +461,8 @@ def _followers(
 ) -> np.ndarray:
     """num_followers = 1 + floor(s · (U^(-1/alpha) - 1)), a Lomax draw whose scale s depends on
     the playlist (see `generate`'s docstring for the relation)."""
-    age_years = (LATEST_MODIFIED_AT - modified_at) / (365.25 * DAY)
-    log_s = (
-        math.log(FOLLOWER_SCALE)
-        + 0.35 * np.log(lengths / 50.0)
-        - 0.8 * (n_artists / lengths - 0.6)
-        + 0.6 * collaborative
-        + 0.9 * has_description
-        + 0.12 * age_years
-        + world.taste_follow[dominant]
-        + rng.normal(0.0, 0.4, len(lengths))
+    log_s = follower_log_scale(lengths, n_artists, collaborative, has_description, modified_at) + (
+        world.taste_follow[dominant] + rng.normal(0.0, 0.4, len(lengths))
     )
     u = 1.0 - rng.random(len(lengths))
     x = np.exp(log_s) * (u ** (-1.0 / FOLLOWER_ALPHA) - 1.0)
