@@ -64,3 +64,12 @@ def test_popularity_is_a_pure_baseline_in_the_chain(tiny_world):
     chain = FallbackChain(popularity, title)
     assert chain.route(titled[0]) == "model"
     assert np.array_equal(chain.recommend(titled, 5).items, popularity.recommend(titled, 5).items)
+
+
+def test_popularity_head_then_backfill_is_the_whole_order(tiny_world, monkeypatch):
+    model = Popularity().fit(tiny_world)
+    seeds = np.array([20, 3])
+    expected = [t for t in model.popularity_order.tolist() if t not in (20, 3)][:12]
+    monkeypatch.setattr(Popularity, "candidates", 4)  # a head shorter than k: back-fill continues
+    items, _ = model.recommend([Query(seeds=seeds)], k=12).row(0)
+    assert items.tolist() == expected

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 
 from spotifier.data import Query, TrainingData
 from spotifier.models.base import Recommender, Scores
@@ -28,7 +30,19 @@ class Popularity(Recommender):
     def _fit(self, data: TrainingData) -> None:
         pass
 
+    #: Candidates per query: the most popular tracks; the shared back-fill continues past them.
+    candidates: ClassVar[int] = 2000
+
     def _score(self, queries: Sequence[Query]) -> Scores:
-        # Scores are the playlist counts, so the ranking is the shared popularity order.
-        row = self.popularity_counts.astype(np.float32)
-        return np.broadcast_to(row, (len(queries), self.n_tracks))
+        # Scores are the playlist counts, so the ranking is the shared popularity order. A sparse
+        # block of the head avoids a partition over the whole catalogue per query.
+        top = self.popularity_order[: self.candidates]
+        n = len(queries)
+        return sp.csr_matrix(
+            (
+                np.tile(self.popularity_counts[top].astype(np.float32), n),
+                np.tile(top, n),
+                np.arange(n + 1, dtype=np.int64) * len(top),
+            ),
+            shape=(n, self.n_tracks),
+        )
