@@ -138,3 +138,15 @@ def test_recommend_unknown_model_is_one_clear_error(home: Path) -> None:
     result = invoke(home, "recommend", "--model", "nope", "--name", "x")
     assert result.exit_code != 0
     assert "unknown model 'nope'" in str(result.exception)
+
+
+def test_demo_rejects_unknown_models_before_doing_anything(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from spotifier.cli import app
+
+    home = tmp_path / "home"
+    result = CliRunner().invoke(app, ["--home", str(home), "demo", "--models", "als,nope"])
+    assert result.exit_code != 0
+    assert "nope" in str(result.exception)
+    assert not home.exists()

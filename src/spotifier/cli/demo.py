@@ -13,23 +13,8 @@ from pathlib import Path
 import typer
 
 from spotifier.cli.common import console, home_of
+from spotifier.errors import InvalidInputError
 from spotifier.models.registry import model_names
-
-#: Models the demo trains and evaluates, in table order (those present in this build).
-DEMO_MODELS = (
-    "popularity",
-    "seed-baseline",
-    "playlist-knn",
-    "item-knn",
-    "als",
-    "ease",
-    "rp3beta",
-    "title",
-    "seed-ncf",
-    "ncf",
-    "seed-combined",
-    "hybrid",
-)
 
 
 def _commands() -> set[str]:
@@ -62,9 +47,15 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run everything on generated data: generate, ingest, stats, split, train and evaluate
         every model, write and verify a challenge submission, the followers study and the report."""
+        available = set(model_names())  # registry order is table order
+        chosen = [m.strip() for m in models.split(",") if m.strip()] if models else model_names()
+        unknown = [m for m in chosen if m not in available]
+        if unknown or not chosen:
+            raise InvalidInputError(
+                f"--models: unknown model(s) {', '.join(unknown) or '(none given)'}; "
+                f"available: {', '.join(model_names())}"
+            )
         home = home_of(ctx).ensure()
-        available = set(model_names())
-        chosen = [m for m in (models.split(",") if models else DEMO_MODELS) if m in available]
         commands = _commands()
         world = home.generated_dir
         started = time.perf_counter()

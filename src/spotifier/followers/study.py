@@ -49,20 +49,9 @@ def _evaluate(
     s_train = scores(tr.followers, *model.predict(tr))
     test_raw, test_log = model.predict(te)
     s_test = scores(te.followers, test_raw, test_log)
-    row: dict[str, Any] = {
-        "family": cls.family,
-        "description": cls.description,
-        "n_train": len(train),
-        "n_test": len(test),
-        "r2_train": s_train["r2"],
-        "r2_test": s_test["r2"],
-        "r2_log_train": s_train["r2_log"],
-        "r2_log_test": s_test["r2_log"],
-        "mae_test": s_test["mae"],
-        "mae_log_test": s_test["mae_log"],
-        "spearman_test": s_test["spearman"],
-        "params": model.params,
-    }
+    row = _score_row(
+        cls.family, cls.description, len(train), len(test), s_train, s_test, model.params
+    )
     if cv_folds >= 2 and cls.family != "seed":
         row["cv"] = _cross_validate(cls, table, cv_folds, model.params)
     return row, model, te.followers, test_raw
@@ -103,11 +92,25 @@ def _ceiling_row(table: FollowersTable, raw: np.ndarray, log: np.ndarray) -> dic
     train, test = split_rows(len(table))
     s_train = scores(table.followers[train], raw[train], log[train])
     s_test = scores(table.followers[test], raw[test], log[test])
+    description = "the generator's expected followers (noise ceiling; not a model)"
+    return _score_row("ceiling", description, len(train), len(test), s_train, s_test, {})
+
+
+def _score_row(
+    family: str,
+    description: str,
+    n_train: int,
+    n_test: int,
+    s_train: dict[str, Any],
+    s_test: dict[str, Any],
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    """One row of the study's table: the documented keys, in one place."""
     return {
-        "family": "ceiling",
-        "description": "the generator's expected followers (noise ceiling; not a model)",
-        "n_train": len(train),
-        "n_test": len(test),
+        "family": family,
+        "description": description,
+        "n_train": n_train,
+        "n_test": n_test,
         "r2_train": s_train["r2"],
         "r2_test": s_test["r2"],
         "r2_log_train": s_train["r2_log"],
@@ -115,7 +118,7 @@ def _ceiling_row(table: FollowersTable, raw: np.ndarray, log: np.ndarray) -> dic
         "mae_test": s_test["mae"],
         "mae_log_test": s_test["mae_log"],
         "spearman_test": s_test["spearman"],
-        "params": {},
+        "params": params,
     }
 
 
