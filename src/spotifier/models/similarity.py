@@ -39,8 +39,7 @@ def fold_in(queries: Sequence[Query], n_tracks: int) -> sp.csr_matrix:
 def top_k_per_row(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
     """Keep each row's k largest stored values (ties: the lower column index wins).
 
-    Values must be positive (similarities). One stable sort on a float64 key
-    `row + (1 - value / row_max) / 2` orders every row's entries by decreasing value.
+    Values must be positive (similarities).
 
     >>> m = sp.csr_matrix(np.array([[3.0, 1.0, 2.0], [0.0, 5.0, 5.0]]))
     >>> top_k_per_row(m, 1).toarray().tolist()
@@ -48,22 +47,42 @@ def top_k_per_row(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
     """
     m = sp.csr_matrix(m)
     m.sum_duplicates()
-    m.sort_indices()
+    return _top_k_distinct(m, k)
+
+
+def _top_k_distinct(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    """`top_k_per_row` for a matrix without duplicate entries, in any column order (such as a
+    sparse product's output): nothing is sorted but the ties at each row's threshold and the
+    kept entries. Only rows longer than k do any work: each finds its k-th largest value with
+    one `np.partition` (linear time), then keeps the values above it and, among those equal to
+    it, the lowest columns until it has k."""
     counts = np.diff(m.indptr)
     if len(counts) == 0 or counts.max(initial=0) <= k:
-        return m
-    rows = np.repeat(np.arange(m.shape[0]), counts)
-    data = m.data.astype(np.float64)
-    row_max = np.maximum.reduceat(data, m.indptr[:-1][counts > 0])
-    peak = np.zeros(m.shape[0])
-    peak[counts > 0] = row_max
-    key = rows + (1.0 - data / (peak[rows] * (1 + 1e-9))) * 0.5
-    order = np.argsort(key, kind="stable")
-    rank = np.arange(len(order)) - np.repeat(m.indptr[:-1], counts)
-    keep = np.sort(order[rank < k])  # back to row-major, column-sorted order
-    indptr = np.zeros(m.shape[0] + 1, dtype=np.int64)
-    np.cumsum(np.minimum(counts, k), out=indptr[1:])
-    return sp.csr_matrix((m.data[keep], m.indices[keep], indptr), shape=m.shape)
+        out = sp.csr_matrix(m, copy=True)
+        out.sort_indices()
+        return out
+    data, indices, indptr = m.data, m.indices, m.indptr
+    n_rows = m.shape[0]
+    threshold = np.full(n_rows, -np.inf, dtype=data.dtype)
+    for r in np.flatnonzero(counts > k).tolist():  # O(row length) each
+        row = data[indptr[r] : indptr[r + 1]]
+        threshold[r] = np.partition(row, len(row) - k)[len(row) - k]
+    rows = np.repeat(np.arange(n_rows, dtype=np.int32), counts)
+    cut = threshold[rows]
+    keep = data > cut
+    tied = np.flatnonzero(data == cut)
+    if len(tied):
+        room = k - np.bincount(rows[keep], minlength=n_rows)  # places left for ties
+        tied = tied[np.lexsort((indices[tied], rows[tied]))]  # by row, then column
+        tied_rows = rows[tied]
+        starts = np.searchsorted(tied_rows, tied_rows, side="left")
+        rank = np.arange(len(tied)) - starts  # 0-based among the row's ties
+        keep[tied[rank < room[tied_rows]]] = True
+    new_indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows[keep], minlength=n_rows), out=new_indptr[1:])
+    out = sp.csr_matrix((data[keep], indices[keep], new_indptr), shape=m.shape)
+    out.sort_indices()
+    return out
 
 
 def blocked_neighbours(
@@ -93,7 +112,7 @@ def blocked_neighbours(
             prod.data *= row_scale[rows][local]
         prod.data[prod.indices == rows[local]] = 0.0
         prod.eliminate_zeros()
-        parts.append(top_k_per_row(prod, k))
+        parts.append(_top_k_distinct(prod, k))  # a product has no duplicate entries
         kept_rows.append(rows)
     if not parts:
         return sp.csr_matrix((n, right.shape[1]), dtype=np.float32)
