@@ -5,6 +5,12 @@ section to bench/RESULTS.md.
     python bench/full_scale.py                          # 1,000,000 playlists (about an hour)
     python bench/full_scale.py --playlists 100000       # quick check
     python bench/full_scale.py --resume --keep          # re-run, skipping finished stages
+    python bench/full_scale.py --resume --keep --redo "train hybrid,challenge,verify,score"
+
+Every finished stage's measurements are kept in WORK/stages.json, so a resumed run reports the
+whole pipeline: stages done earlier appear with their recorded figures ("earlier run") and the
+pipeline's time is the sum of the stages' wall times. `--redo` re-runs named stages (e.g. after a
+model changed) even when their output exists.
 
 Peak RSS is measured two ways per stage: the largest single process (`ru_maxrss` from `wait4` of
 the stage's process, which covers its reaped children) and the sum of RSS over the stage's whole
@@ -46,7 +52,8 @@ class Stage:
     rss_max: int = 0  # bytes, largest single process
     rss_tree: int = 0  # bytes, peak sum over the process tree
     throughput: str = ""
-    status: str = "ran"  # ran, skipped, failed
+    status: str = "ran"  # ran, skipped, failed, earlier run
+    load: float = 0.0  # 1-minute load average when the stage ended
     stdout: str = ""
     info: dict[str, Any] = field(default_factory=dict)
 
@@ -176,9 +183,39 @@ def plan(args: argparse.Namespace, world: Path, home: Path, submission: Path) ->
     return stages
 
 
-def finished(stage: Stage, world: Path, home: Path) -> bool:
-    """With --resume: is this stage's output already there? (ingest always runs: it skips the
-    slices already in the store by md5, so a re-run only pays for what is missing.)"""
+RECORDED = ("seconds", "rss_max", "rss_tree", "throughput", "info", "load")
+
+
+def load_records(path: Path, playlists: int, seed: int) -> dict[str, dict[str, Any]]:
+    """The stages a previous run of the same world finished, by name (empty if none or another
+    world)."""
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if saved.get("playlists") != playlists or saved.get("seed") != seed:
+        return {}
+    stages: dict[str, dict[str, Any]] = saved.get("stages", {})
+    return stages
+
+
+def save_record(path: Path, playlists: int, seed: int, stage: Stage) -> None:
+    """Add one finished stage to the run's record (written to a temporary file, then renamed)."""
+    records = load_records(path, playlists, seed)
+    records[stage.name] = {key: getattr(stage, key) for key in RECORDED}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"playlists": playlists, "seed": seed, "stages": records}, indent=1))
+    tmp.replace(path)
+
+
+def finished(
+    stage: Stage, world: Path, home: Path, records: dict[str, dict[str, Any]] | None = None
+) -> bool:
+    """With --resume: is this stage's output already there? (ingest counts as finished only
+    when an earlier run recorded it; otherwise it runs, and skips the slices already in the
+    store by md5, so a re-run only pays for what is missing.)"""
+    if stage.name == "ingest":
+        return bool(records and "ingest" in records and (home / "store.duckdb").exists())
     if stage.name == "generate":
         # generate writes OUT atomically: a non-empty folder is a whole world.
         return world.is_dir() and (world / "truth").is_dir() and any((world / "data").iterdir())
@@ -201,6 +238,11 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/spotifier-full"))
     parser.add_argument("--keep", action="store_true", help="keep the work folder afterwards")
     parser.add_argument("--resume", action="store_true", help="skip stages already done")
+    parser.add_argument(
+        "--redo",
+        default="",
+        help='with --resume: stages to run again, comma-separated (e.g. "train hybrid,score")',
+    )
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated models")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -223,6 +265,7 @@ def main() -> None:
     if unknown:
         parser.error(f"--models: unknown {unknown}; available: {', '.join(model_names())}")
     args.challenge_model = "hybrid" if "hybrid" in args.models else args.models[-1]
+    args.redo = {r.strip() for r in args.redo.split(",") if r.strip()}
     if args.gzip is None:
         args.gzip = args.playlists >= 500_000
     if args.playlists < 100:
@@ -239,14 +282,27 @@ def main() -> None:
     logs.mkdir(parents=True, exist_ok=True)
 
     stages = plan(args, world, home, submission)
+    unknown_redo = args.redo - {s.name for s in stages}
+    if unknown_redo:
+        parser.error(f"--redo: no stage named {sorted(unknown_redo)}")
+    record_path = work / "stages.json"
+    if not args.resume:
+        record_path.unlink(missing_ok=True)
+    records = load_records(record_path, args.playlists, args.seed)
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
     error: BaseException | None = None
     entries = playlists = 0
     for stage in stages:
-        if args.resume and finished(stage, world, home):
-            stage.status = "skipped"
-            print(f"-> {stage.name}: skipped (output exists)", flush=True)
+        if args.resume and stage.name not in args.redo and finished(stage, world, home, records):
+            earlier = records.get(stage.name)
+            if earlier:
+                stage.status = "earlier run"
+                for key in RECORDED:
+                    setattr(stage, key, earlier.get(key, getattr(stage, key)))
+            else:
+                stage.status = "skipped"
+            print(f"-> {stage.name}: {stage.status} (output exists)", flush=True)
             continue
         try:
             run_stage(stage, logs)
@@ -279,7 +335,12 @@ def main() -> None:
                 stage.info = _json(stage.stdout)
             if stage.name == "verify":
                 stage.info = {"verdict": stage.stdout.strip().splitlines()[-1:]}
-    total = time.perf_counter() - started
+        stage.load = os.getloadavg()[0]
+        save_record(record_path, args.playlists, args.seed, stage)
+    wall = time.perf_counter() - started
+    done = ("ran", "earlier run")
+    # The pipeline's time is the sum of its stages' wall times (some may come from earlier runs).
+    total = sum(s.seconds for s in stages if s.status in done)
     load_after = os.getloadavg()[0]
     if error is not None:
         print(f"\nstopped: {error}\n(work folder kept: re-run with --resume)", file=sys.stderr)
@@ -289,13 +350,16 @@ def main() -> None:
         (
             s
             for s in stages
-            if s.name == "ingest" and s.status == "ran" and s.info.get("slices_ingested")
+            if s.name == "ingest" and s.status in done and s.info.get("slices_ingested")
         ),
         None,
     )
     ran = [s for s in stages if s.status != "skipped" and s.seconds > 0]
     peak_tree = max((s.rss_tree for s in ran), default=0)
-    complete = error is None and all(s.status == "ran" for s in stages)
+    complete = error is None and all(s.status in done for s in stages)
+    if ingest is not None:
+        playlists = ingest.info.get("playlists", playlists)
+        entries = ingest.info.get("entries", entries)
     ingest_mbs = (ingest.info.get("megabytes", 0.0) / ingest.seconds) if ingest else 0.0
     # (target, measured, met: True / False / None when this run cannot tell)
     targets: list[tuple[str, str, bool | None]] = [
@@ -317,18 +381,21 @@ def main() -> None:
     ]
     metrics = next((s.info.get("overall", {}) for s in stages if s.name == "score"), {})
 
-    header = "| stage | status | wall s | peak RSS GB (process) | peak RSS GB (tree) | throughput |"
-    lines = [header, "|---|---|---:|---:|---:|---|"]
+    header = (
+        "| stage | status | wall s | peak RSS GB (process) | peak RSS GB (tree) | throughput "
+        "| load |"
+    )
+    lines = [header, "|---|---|---:|---:|---:|---|---:|"]
     for s in stages:
         if s.status == "skipped" or (s.seconds == 0 and s.status != "failed"):
             status = s.status if s.status == "skipped" else "not run"
-            lines.append(f"| {s.name} | {status} | - | - | - | - |")
+            lines.append(f"| {s.name} | {status} | - | - | - | - | - |")
         else:
             lines.append(
                 f"| {s.name} | {s.status} | {s.seconds:,.1f} | {_gb(s.rss_max)} | "
-                f"{_gb(s.rss_tree)} | {s.throughput or '-'} |"
+                f"{_gb(s.rss_tree)} | {s.throughput or '-'} | {s.load:.1f} |"
             )
-    lines.append(f"| total | | {total:,.1f} | | {_gb(peak_tree)} (max) | |")
+    lines.append(f"| total | | {total:,.1f} | | {_gb(peak_tree)} (max) | | |")
     target_lines = [f"- {name}: {value} -> {VERDICT[ok]}" for name, value, ok in targets]
     world_line = (
         f"{args.playlists:,} playlists, seed {args.seed}, {n_slices} slices, "
@@ -344,6 +411,7 @@ def main() -> None:
     _print_table(stages, lines)
     print(f"world: {world_line}")
     print(f"load average {load_before:.1f} -> {load_after:.1f} (machine may be shared)")
+    print(f"this invocation: {wall:,.0f} s wall; the pipeline: {total:,.0f} s over its stages")
     if metrics:
         print(f"score ({args.challenge_model} on split '{SPLIT}'): {metric_line}")
     print("\n".join(target_lines))
@@ -371,6 +439,9 @@ def main() -> None:
             "",
             "Peak RSS (process) is the largest single process's `ru_maxrss`; (tree) "
             "is the polled sum over the stage's process tree, the figure checked against 16 GB. "
+            "Load: the machine's 1-minute load average as the stage ended (2 = both cores busy). "
+            'Total: the sum of the stages\' wall times ("earlier run" rows were measured by an '
+            "earlier invocation of the same world, resumed with --resume). "
             "Throughput: generate = JSON MB written/s (before gzip); ingest = JSON MB parsed/s "
             "(the ingest's own count) over the stage's wall time; split and train = playlists "
             "in the world/s; challenge, verify, score = held-out playlists/s.",
@@ -420,8 +491,11 @@ def _print_table(stages: list[Stage], lines: list[str]) -> None:
         print("\n".join(lines))
         return
     table = Table(title="full-scale pipeline")
-    for head in ("stage", "status", "wall s", "RSS GB (process)", "RSS GB (tree)", "throughput"):
-        table.add_column(head, justify="right" if head in ("wall s",) or "GB" in head else "left")
+    heads = ("stage", "status", "wall s", "RSS GB (process)", "RSS GB (tree)", "throughput", "load")
+    for head in heads:
+        table.add_column(
+            head, justify="left" if head in ("stage", "status", "throughput") else "right"
+        )
     for row in lines[2:]:
         cells = [c.strip().strip("*") for c in row.strip("|").split("|")]
         table.add_row(*cells)

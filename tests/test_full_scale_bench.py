@@ -97,3 +97,23 @@ def test_small_pipeline_end_to_end(tmp_path: Path) -> None:
     assert (tmp_path / "work" / "home" / "submission.csv.gz").exists()
     verdict = (tmp_path / "work" / "logs" / "verify.out").read_text().strip()
     assert verdict == "OK"
+
+
+def test_records_survive_and_belong_to_one_world(tmp_path: Path) -> None:
+    path = tmp_path / "stages.json"
+    stage = fs.Stage("ingest", ["x"], seconds=12.5, rss_max=3, rss_tree=4, throughput="9 MB/s")
+    stage.info = {"playlists": 1000, "slices_ingested": 1}
+    fs.save_record(path, 1000, 0, stage)
+    fs.save_record(path, 1000, 0, fs.Stage("split", ["y"], seconds=1.0))
+    records = fs.load_records(path, 1000, 0)
+    assert set(records) == {"ingest", "split"}
+    assert records["ingest"]["seconds"] == 12.5 and records["ingest"]["info"]["playlists"] == 1000
+    assert fs.load_records(path, 2000, 0) == {}  # another world: nothing carries over
+    assert fs.load_records(path, 1000, 1) == {}
+    world, home = tmp_path / "w", tmp_path / "h"
+    plan = {s.name: s for s in fs.plan(_args(playlists=1000), world, home, home / "s")}
+    assert not fs.finished(plan["ingest"], world, home, records)  # no store yet
+    home.mkdir()
+    (home / "store.duckdb").write_bytes(b"")
+    assert fs.finished(plan["ingest"], world, home, records)
+    assert not fs.finished(plan["ingest"], world, home, {})
