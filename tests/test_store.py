@@ -190,6 +190,18 @@ def test_strict_mode_stops_and_leaves_the_store_unchanged(tmp_path: Path) -> Non
     assert dump(home)["tracks"][:5] == before["tracks"]
 
 
+def test_strict_failure_on_a_fresh_home_leaves_no_store(tmp_path: Path) -> None:
+    home = tmp_path / "h"
+    _world_with_invalid(tmp_path / "w")
+    with pytest.raises(InvalidInputError, match=r"pid 1001: num_followers"):
+        ingest(home, tmp_path / "w", strict=True, workers=1)
+    assert not (home / "store.duckdb").exists()
+    assert not (home / "store.duckdb.wal").exists()
+    ingest(home, tmp_path / "w", workers=1)  # and the home works afterwards
+    with connect(home) as con:
+        assert con.execute("SELECT count(*) FROM playlists").fetchall()[0][0] > 0
+
+
 def test_pid_in_two_slices_is_an_error(tmp_path: Path) -> None:
     write_slice(tmp_path / "w", [playlist(7, [1, 2, 3, 4, 5])], first=0)
     write_slice(tmp_path / "w", [playlist(7, [6, 7, 8, 9, 10])], first=1000)

@@ -453,6 +453,12 @@ def ingest(
             if strict:
                 _undo(con, report.committed, base)
             con.close()
+            if strict and fresh:  # the home had no store: leave none behind, not an empty one
+                for path in (
+                    home.store_path,
+                    home.store_path.with_name(home.store_path.name + ".wal"),
+                ):
+                    path.unlink(missing_ok=True)
             raise
         report.seconds = time.perf_counter() - start
         con.execute("CHECKPOINT").fetchall()
