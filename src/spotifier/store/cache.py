@@ -8,6 +8,7 @@ bytes plus offsets: `np.load(..., allow_pickle=False)` always works.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -101,14 +102,20 @@ def _interactions_arrays(con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray
     }
 
 
+def _cache_or_build(
+    home: Home, kind: str, build: Callable[[duckdb.DuckDBPyConnection], dict[str, np.ndarray]]
+) -> Path:
+    """The `.npz` of `kind` for the store's current content, built from the store if missing."""
+    with connect(home) as con:
+        path = _cached(home, kind, _fingerprint(con))
+        if not path.exists():
+            _save(path, build(con))
+    return path
+
+
 def load_interactions(home: Home | str | Path) -> Interactions:
     """Every ingested playlist (rows in pid order, tracks in position order, titles = names)."""
-    home = _home(home)
-    with connect(home) as con:
-        fingerprint = _fingerprint(con)
-        path = _cached(home, "interactions", fingerprint)
-        if not path.exists():
-            _save(path, _interactions_arrays(con))
+    path = _cache_or_build(_home(home), "interactions", _interactions_arrays)
     with np.load(path, allow_pickle=False) as z:
         return Interactions(
             indptr=z["indptr"],
@@ -157,12 +164,7 @@ def _catalog_arrays(con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray]:
 
 def load_catalog(home: Home | str | Path) -> Catalog:
     """Tracks, albums and artists of the store; index i of every track array is track_idx i."""
-    home = _home(home)
-    with connect(home) as con:
-        fingerprint = _fingerprint(con)
-        path = _cached(home, "catalog", fingerprint)
-        if not path.exists():
-            _save(path, _catalog_arrays(con))
+    path = _cache_or_build(_home(home), "catalog", _catalog_arrays)
     with np.load(path, allow_pickle=False) as z:
         strings = {k: unpack_strings(z[f"{k}_offsets"], z[f"{k}_bytes"]) for k in _CATALOG_STRINGS}
         return Catalog(
