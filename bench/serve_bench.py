@@ -1,16 +1,22 @@
 """HTTP latency and throughput of `spotifier serve`: 25-seed requests at concurrency 1, 8 and 32.
 
 The server runs in a subprocess on 127.0.0.1 (exactly `spotifier --home H serve --model M ...`);
-this process drives a bounded load with asyncio + httpx (a fixed number of requests per level,
-cut short by a time cap) and prints p50/p95/p99 latency and throughput per model and level.
-Appends a section to bench/RESULTS.md.
+this process drives a closed-loop load (`concurrency` connections, each sending its next request
+as soon as the last answer is read; a fixed number of requests per level, cut short by a time
+cap) and prints p50/p95/p99 latency, throughput, and the CPU time per request of the client and
+of the server processes. Appends a section to bench/RESULTS.md.
+
+Two clients send the same pre-encoded request bodies over keep-alive HTTP/1.1 connections:
+`lean` (asyncio streams, a few lines of HTTP) and `httpx` (AsyncClient), so the report shows how
+much of the latency is the client's own CPU (client and server share the machine's cores).
+`--before REV` also runs the serving code of an older git revision (`spotifier/serve/` and
+`cli/service.py` of REV, everything else as now) in the same run, for a before/after comparison.
 
     python bench/serve_bench.py                              # a 5,000-playlist world, built here
     python bench/serve_bench.py --playlists 100000           # the issue's world (takes a while)
     python bench/serve_bench.py --home ~/spotifier-home --models item-knn als hybrid
     python bench/serve_bench.py --home /tmp/w --playlists 3000   # builds /tmp/w once, then reuses
-
-Client and server share the machine: on 2 cores the client's own work is part of the latency.
+    python bench/serve_bench.py --home H --workers 1 --before HEAD~3 --clients lean
 """
 
 from __future__ import annotations
@@ -23,15 +29,21 @@ import platform
 import shlex
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
 import numpy as np
+import orjson
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
+REPO = Path(__file__).resolve().parent.parent
 SPOTIFIER = [sys.executable, "-m", "spotifier"]
+QUIET_FILE = Path("/tmp/spotifier-quiet")
+PATH = "/v1/continuations"
 
 
 def run(args: list[str]) -> None:
@@ -72,18 +84,52 @@ def request_bodies(home: Path, n_seeds: int, count: int, k: int) -> list[dict]:
     return bodies
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and all its descendants (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{p}/task").iterdir():
+                children = (task / "children").read_text().split()
+                todo.extend(int(c) for c in children)
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+    return total
+
+
 class Server:
-    def __init__(self, home: Path, models: list[str], port: int, workers: int = 1) -> None:
+    def __init__(
+        self,
+        home: Path,
+        models: list[str],
+        port: int,
+        workers: int = 1,
+        src: Path | None = None,
+        label: str = "now",
+    ) -> None:
         args = [*SPOTIFIER, "--home", str(home), "-q", "serve", "--port", str(port)]
         if workers > 1:
             args += ["--workers", str(workers)]
         for name in models:
             args += ["--model", name]
+        self.label = label
         self.url = f"http://127.0.0.1:{port}"
+        self.port = port
         self.command = shlex.join(["spotifier", *args[len(SPOTIFIER) :]])
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        env = dict(os.environ)
+        if src is not None:
+            env["PYTHONPATH"] = os.pathsep.join([str(src), env.get("PYTHONPATH", "")])
+            self.command = f"PYTHONPATH={src} {self.command}"
+        self.proc = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
+        )
 
-    def wait(self, timeout: float = 600) -> float:
+    def wait(self, timeout: float = 900) -> float:
         started = time.monotonic()
         while time.monotonic() - started < timeout:
             if self.proc.poll() is not None:
@@ -96,6 +142,9 @@ class Server:
                 time.sleep(0.2)
         raise SystemExit("the server did not start in time")
 
+    def cpu(self) -> float:
+        return cpu_seconds(self.proc.pid)
+
     def stop(self) -> None:
         self.proc.terminate()
         try:
@@ -104,37 +153,113 @@ class Server:
             self.proc.kill()
 
 
+# ---------------------------------------------------------------------- clients
+Post = Callable[[bytes], Awaitable[tuple[int, bytes]]]
+
+
+class LeanConnection:
+    """One keep-alive HTTP/1.1 connection speaking just enough HTTP for this API."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, body: bytes) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        head = (
+            f"POST {PATH} HTTP/1.1\r\nhost: {self.host}:{self.port}\r\n"
+            f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
+        ).encode()
+        self.writer.write(head + body)
+        raw = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(raw[9:12])
+        length = None
+        close = False
+        for line in raw.split(b"\r\n")[1:]:
+            key, _, value = line.partition(b":")
+            key = key.strip().lower()
+            if key == b"content-length":
+                length = int(value)
+            elif key == b"connection" and value.strip().lower() == b"close":
+                close = True
+        if length is None:
+            raise RuntimeError("the lean client needs a Content-Length in every answer")
+        data = await self.reader.readexactly(length)
+        if close:
+            await self.close()
+        return status, data
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
 async def drive(
-    url: str, bodies: list[dict], model: str, concurrency: int, total: int, cap_s: float
+    url: str,
+    bodies: list[bytes],
+    client: str,
+    concurrency: int,
+    total: int,
+    cap_s: float,
+    check_k: int | None = None,
 ) -> dict:
     """`total` requests with `concurrency` in flight (stops early after `cap_s` seconds)."""
     latencies: list[float] = []
     errors = 0
     kinds: dict[str, int] = {}
     next_i = 0
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
-        deadline = time.perf_counter() + cap_s
+    host, port = url.rsplit("//", 1)[1].split(":")
+    http = None
+    if client == "httpx":
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        http = httpx.AsyncClient(base_url=url, limits=limits, timeout=60)
+    deadline = time.perf_counter() + cap_s
 
-        async def worker() -> None:
-            nonlocal next_i, errors
-            while next_i < total and time.perf_counter() < deadline:
-                body = {**bodies[next_i % len(bodies)], "model": model}
-                next_i += 1
-                t0 = time.perf_counter()
-                try:
-                    response = await client.post("/v1/continuations", json=body)
-                    kind = "" if response.status_code == 200 else f"HTTP {response.status_code}"
-                except httpx.HTTPError as exc:
-                    kind = type(exc).__name__
-                latencies.append(time.perf_counter() - t0)
-                if kind:
-                    errors += 1
-                    kinds[kind] = kinds.get(kind, 0) + 1
+    async def worker() -> None:
+        nonlocal next_i, errors
+        lean = LeanConnection(host, int(port)) if http is None else None
+        while next_i < total and time.perf_counter() < deadline:
+            body = bodies[next_i % len(bodies)]
+            next_i += 1
+            t0 = time.perf_counter()
+            try:
+                if lean is not None:
+                    status, data = await lean.post(body)
+                else:
+                    assert http is not None
+                    response = await http.post(
+                        PATH, content=body, headers={"content-type": "application/json"}
+                    )
+                    status, data = response.status_code, response.content
+                kind = "" if status == 200 else f"HTTP {status}"
+            except (httpx.HTTPError, OSError, asyncio.IncompleteReadError) as exc:
+                kind = type(exc).__name__
+                data = b""
+                if lean is not None:
+                    await lean.close()
+            latencies.append(time.perf_counter() - t0)
+            if kind:
+                errors += 1
+                kinds[kind] = kinds.get(kind, 0) + 1
+            elif check_k is not None and len(orjson.loads(data)["items"]) != check_k:
+                errors += 1
+                kinds["short answer"] = kinds.get("short answer", 0) + 1
+        if lean is not None:
+            await lean.close()
 
-        started = time.perf_counter()
+    cpu0 = time.process_time()
+    started = time.perf_counter()
+    try:
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
+    finally:
+        if http is not None:
+            await http.aclose()
+    elapsed = time.perf_counter() - started
+    client_cpu = time.process_time() - cpu0
     ms = np.array(latencies) * 1000
     return {
         "requests": len(ms),
@@ -143,8 +268,56 @@ async def drive(
         "p95": float(np.percentile(ms, 95)),
         "p99": float(np.percentile(ms, 99)),
         "rps": len(ms) / elapsed,
+        "client_cpu_ms": client_cpu / max(1, len(ms)) * 1000,
         "error_kinds": kinds,
     }
+
+
+def run_level(server: Server, *args: object, **kwargs: object) -> dict:
+    """One level, with the server's CPU time per request beside the client's."""
+    before = server.cpu()
+    result = _asyncio_run(drive(server.url, *args, **kwargs))  # type: ignore[arg-type]
+    result["server_cpu_ms"] = (server.cpu() - before) / max(1, result["requests"]) * 1000
+    return result
+
+
+def _asyncio_run(coro: Awaitable[dict]) -> dict:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    return uvloop.run(coro)  # type: ignore[arg-type]
+
+
+def export_src(rev: str, into: Path) -> Path:
+    """Today's `src/` with the serving code (`spotifier/serve/`, `cli/service.py`) of git
+    revision `rev`: the same models, the old server (for a before/after run)."""
+    import shutil
+
+    shutil.copytree(REPO / "src", into / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.rmtree(into / "src" / "spotifier" / "serve")
+    archive = into / "serve.tar"
+    paths = ["src/spotifier/serve", "src/spotifier/cli/service.py"]
+    with archive.open("wb") as fh:
+        subprocess.run(["git", "-C", str(REPO), "archive", rev, *paths], stdout=fh, check=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(into, filter="data")
+    return into / "src"
+
+
+def wait_for_quiet(until: str | None) -> str:
+    """Wait while another benchmark holds the machine (`/tmp/spotifier-quiet`), up to `until`
+    (HH:MM UTC); say whether the machine was reserved when the run started."""
+    if until is None or not QUIET_FILE.exists():
+        return "" if not QUIET_FILE.exists() else "machine reserved by another benchmark"
+    hour, minute = (int(x) for x in until.split(":"))
+    while QUIET_FILE.exists():
+        now = dt.datetime.now(dt.UTC)
+        if (now.hour, now.minute) >= (hour, minute):
+            return "machine still reserved by another benchmark: measured under its load"
+        print(f"{QUIET_FILE} exists: waiting (until {until} UTC)", flush=True)
+        time.sleep(60)
+    return ""
 
 
 def main() -> None:
@@ -163,6 +336,16 @@ def main() -> None:
     parser.add_argument(
         "--workers", nargs="+", type=int, default=[1, 2], help="server processes, compared"
     )
+    parser.add_argument(
+        "--clients", nargs="+", choices=["lean", "httpx"], default=["lean", "httpx"]
+    )
+    parser.add_argument("--before", help="also serve from this git revision's src/ (same run)")
+    parser.add_argument(
+        "--no-record", action="store_true", help="print only; do not append to RESULTS.md"
+    )
+    parser.add_argument(
+        "--wait-quiet", metavar="HH:MM", help=f"wait while {QUIET_FILE} exists, until HH:MM UTC"
+    )
     args = parser.parse_args()
 
     from spotifier.models import registry
@@ -172,9 +355,8 @@ def main() -> None:
     missing = sorted(set(args.models) - set(models))
     if missing:
         print(f"not in this build (skipped): {', '.join(missing)}")
-    tmp = None
+    tmp = tempfile.TemporaryDirectory(prefix="serve-bench-")
     if args.home is None:
-        tmp = tempfile.TemporaryDirectory(prefix="serve-bench-")
         home = build_home(Path(tmp.name), args.playlists, models)
         world = f"generated world, {args.playlists} playlists, seed 0"
     elif (
@@ -186,93 +368,156 @@ def main() -> None:
     else:
         home = args.home / "home" if (args.home / "home" / "store.duckdb").exists() else args.home
         world = f"home {home}"
+    variants: list[tuple[str, Path | None]] = [("now", None)]
+    if args.before:
+        rev = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", args.before],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        variants.insert(0, (f"before ({rev})", export_src(args.before, Path(tmp.name))))
     bodies = request_bodies(home, args.seeds, 500, args.k)
+    quiet = wait_for_quiet(args.wait_quiet)
+    load_start = os.getloadavg()
     rows = []
     commands = []
     try:
-        for workers in args.workers:
-            server = Server(home, models, args.port or free_port(), workers)
-            try:
-                startup = server.wait()
-                commands.append(f"`{server.command}` (up in {startup:.1f} s)")
-                print(f"server up in {startup:.1f} s: {server.command}")
-                for model in models:
-                    asyncio.run(drive(server.url, bodies, model, 4, 40, 30))  # warm-up
-                    for c in args.concurrency:
-                        r = asyncio.run(
-                            drive(server.url, bodies, model, c, args.requests, args.cap)
-                        )
-                        rows.append({"model": model, "workers": workers, "concurrency": c, **r})
-                        print(
-                            f"{model:>10} w={workers} c={c:<3} n={r['requests']:<5} "
-                            f"p50={r['p50']:7.1f} ms p95={r['p95']:7.1f} ms "
-                            f"p99={r['p99']:7.1f} ms {r['rps']:7.1f} req/s errors={r['errors']} "
-                            f"{r['error_kinds'] or ''}",
-                            flush=True,
-                        )
-            finally:
-                server.stop()
+        for label, src in variants:
+            for workers in args.workers:
+                server = Server(home, models, args.port or free_port(), workers, src, label)
+                try:
+                    startup = server.wait()
+                    commands.append(f"{label}: `{server.command}` (up in {startup:.1f} s)")
+                    print(f"server up in {startup:.1f} s: {server.command}", flush=True)
+                    for model in models:
+                        encoded = [orjson.dumps({**b, "model": model}) for b in bodies]
+                        for client in args.clients:  # warm-up, and a check of every answer
+                            run_level(server, encoded, client, 4, 40, 60, check_k=args.k)
+                        for c in args.concurrency:
+                            for client in args.clients:
+                                r = run_level(server, encoded, client, c, args.requests, args.cap)
+                                row = {"server": label, "model": model, "workers": workers}
+                                rows.append({**row, "client": client, "concurrency": c, **r})
+                                print(format_row(rows[-1]), flush=True)
+                finally:
+                    server.stop()
     finally:
-        if tmp is not None:
-            tmp.cleanup()
-    report(rows, args, world, commands)
+        tmp.cleanup()
+    report(rows, args, world, commands, load_start, quiet)
 
 
-def report(rows: list[dict], args: argparse.Namespace, world: str, commands: list[str]) -> None:
-    header = (
-        "| model | workers | concurrency | requests | p50 ms | p95 ms | p99 ms | req/s | errors |"
+def format_row(r: dict) -> str:
+    return (
+        f"{r['server']:>12} {r['model']:>10} w={r['workers']} {r['client']:>5} "
+        f"c={r['concurrency']:<3} n={r['requests']:<5} p50={r['p50']:7.1f} ms "
+        f"p95={r['p95']:7.1f} ms p99={r['p99']:7.1f} ms {r['rps']:7.1f} req/s "
+        f"cpu client {r['client_cpu_ms']:.2f} server {r['server_cpu_ms']:.2f} ms/req "
+        f"errors={r['errors']} {r['error_kinds'] or ''}"
     )
-    lines = [header, "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+
+
+def report(
+    rows: list[dict],
+    args: argparse.Namespace,
+    world: str,
+    commands: list[str],
+    load_start: tuple[float, float, float],
+    quiet: str,
+) -> None:
+    header = (
+        "| server | model | workers | client | concurrency | requests | p50 ms | p95 ms | "
+        "p99 ms | req/s | client CPU ms/req | server CPU ms/req | errors |"
+    )
+    lines = [header, "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(
-            f"| {r['model']} | {r['workers']} | {r['concurrency']} | {r['requests']} | "
-            f"{r['p50']:.1f} | "
-            f"{r['p95']:.1f} | {r['p99']:.1f} | {r['rps']:.0f} | {r['errors']} |"
+            f"| {r['server']} | {r['model']} | {r['workers']} | {r['client']} | "
+            f"{r['concurrency']} | {r['requests']} | {r['p50']:.1f} | {r['p95']:.1f} | "
+            f"{r['p99']:.1f} | {r['rps']:.0f} | {r['client_cpu_ms']:.2f} | "
+            f"{r['server_cpu_ms']:.2f} | {r['errors']} |"
         )
     table = "\n".join(lines)
     print("\n" + table)
-    ratios = []
-    for model in sorted({r["model"] for r in rows}):
-        for w in sorted({r["workers"] for r in rows}):
-            by_c = {r["concurrency"]: r for r in rows if r["model"] == model and r["workers"] == w}
-            if 1 in by_c and 32 in by_c:
-                ratios.append(
-                    f"{model}, {w} worker(s): throughput x{by_c[32]['rps'] / by_c[1]['rps']:.1f} "
-                    f"from c=1 to c=32; p99 at c=32 {by_c[32]['p99']:.1f} ms (target <= 50 ms: "
-                    f"{'met' if by_c[32]['p99'] <= 50 else 'missed'})"
-                )
-        top = max((r["workers"] for r in rows), default=1)
-        one = {r["concurrency"]: r for r in rows if r["model"] == model and r["workers"] == 1}
-        many = {r["concurrency"]: r for r in rows if r["model"] == model and r["workers"] == top}
-        if top > 1 and 32 in one and 32 in many:
-            ratios.append(
-                f"{model}: {top} workers vs 1 at c=32: throughput "
-                f"x{many[32]['rps'] / one[32]['rps']:.2f}, "
-                f"p99 x{many[32]['p99'] / one[32]['p99']:.2f}"
-            )
+    notes = ratios(rows)
+    load_end = os.getloadavg()
     machine = (
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{platform.system()}, load average {os.getloadavg()[0]:.1f} at the end"
+        f"{platform.system()}; load average (1, 5, 15 min) "
+        f"{', '.join(f'{x:.1f}' for x in load_start)} at the start, "
+        f"{', '.join(f'{x:.1f}' for x in load_end)} at the end" + (f"; {quiet}" if quiet else "")
     )
     argv = shlex.join(["python", "bench/serve_bench.py", *sys.argv[1:]])
     section = [
         f"## serve_bench — {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         "",
         f"- command: `{argv}`",
-        *[f"- server: {c}" for c in commands],
+        *[f"- server {c}" for c in commands],
         f"- data: {world}; {args.seeds}-seed requests from real playlists, k={args.k}; "
-        f"at most {args.requests} requests or {args.cap:.0f} s per level",
-        f"- machine: {machine}; client (asyncio + httpx) on the same machine",
+        f"at most {args.requests} requests or {args.cap:.0f} s per level; closed loop "
+        "(each connection sends its next request when the last answer is read)",
+        f"- machine: {machine}; the client runs on the same machine (its CPU per request "
+        "is in the table)",
         "",
         table,
         "",
-        *[f"- {r}" for r in ratios],
+        *[f"- {n}" for n in notes],
         "",
     ]
-    with RESULTS.open("a") as fh:
-        fh.write("\n".join(section) + "\n")
-    print("\n".join(f"- {r}" for r in ratios))
-    print(f"appended to {RESULTS}")
+    print("\n".join(f"- {n}" for n in notes))
+    if not args.no_record:
+        with RESULTS.open("a") as fh:
+            fh.write("\n".join(section) + "\n")
+        print(f"appended to {RESULTS}")
+
+
+def ratios(rows: list[dict]) -> list[str]:
+    """The target check per model, and side-by-side ratios (workers, clients, before/now)."""
+    out = []
+
+    def pick(**where: object) -> dict | None:
+        found = [r for r in rows if all(r[k] == v for k, v in where.items())]
+        return found[0] if found else None
+
+    for r in rows:
+        if r["concurrency"] == 32:
+            ok = "met" if r["p99"] <= 50 else "missed"
+            out.append(
+                f"{r['server']}, {r['model']}, {r['workers']} worker(s), {r['client']} client: "
+                f"p99 at c=32 {r['p99']:.1f} ms (target <= 50 ms: {ok}); throughput "
+                f"x{r['rps'] / max(1e-9, (pick(**{**_key(r), 'concurrency': 1}) or r)['rps']):.1f}"
+                " from c=1 to c=32"
+            )
+    for r in rows:
+        if r["concurrency"] != 32:
+            continue
+        key = _key(r)
+        if r["client"] == "httpx" and (lean := pick(**{**key, "client": "lean"})):
+            out.append(
+                f"{r['server']}, {r['model']}, {r['workers']} worker(s), c=32: httpx vs lean "
+                f"client: p99 x{r['p99'] / lean['p99']:.2f}, client CPU/request "
+                f"x{r['client_cpu_ms'] / max(1e-9, lean['client_cpu_ms']):.1f}"
+            )
+        if r["workers"] > 1 and (one := pick(**{**key, "workers": 1})):
+            out.append(
+                f"{r['server']}, {r['model']}, {r['client']} client, c=32: {r['workers']} "
+                f"workers vs 1: throughput x{r['rps'] / one['rps']:.2f}, "
+                f"p99 x{r['p99'] / one['p99']:.2f}"
+            )
+        if r["server"] == "now":
+            for other in {x["server"] for x in rows} - {"now"}:
+                if old := pick(**{**key, "server": other}):
+                    out.append(
+                        f"{r['model']}, {r['workers']} worker(s), {r['client']} client, c=32: "
+                        f"now vs {other}: p99 {old['p99']:.1f} -> {r['p99']:.1f} ms "
+                        f"(x{old['p99'] / r['p99']:.1f} lower), throughput "
+                        f"{old['rps']:.0f} -> {r['rps']:.0f} req/s"
+                    )
+    return out
+
+
+def _key(r: dict) -> dict:
+    return {k: r[k] for k in ("server", "model", "workers", "client", "concurrency")}
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -10,14 +11,18 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from spotifier.data import Catalog, Query
+from spotifier.data import Catalog, Interactions, Query, TrainingData
 from spotifier.home import Home
 from spotifier.models import registry
-from spotifier.serve import Service, create_app, default_model_names, saved_model_names
+from spotifier.models.base import Recommendations
+from spotifier.models.chain import FallbackChain
+from spotifier.serve import ServedModel, Service, create_app, default_model_names, saved_model_names
+from spotifier.serve.batching import Batcher
 from spotifier.serve.search import TrackIndex, normalize, tokenize
 from spotifier.serve.testing import ServerThread, world_service
 
@@ -28,9 +33,14 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Service:
 
 
 @pytest.fixture(scope="module")
-def client(service: Service):
+def app(service: Service):
+    return create_app(service)
+
+
+@pytest.fixture(scope="module")
+def client(app):
     with (
-        ServerThread(create_app(service)) as server,
+        ServerThread(app) as server,
         httpx.Client(base_url=server.url, timeout=30) as http,
     ):
         yield http
@@ -276,6 +286,143 @@ def test_concurrent_requests_give_the_same_answers(client, service):
     with ThreadPoolExecutor(max_workers=8) as pool:
         together = list(pool.map(ask, bodies * 2))
     assert together == one_by_one * 2
+
+
+def test_concurrent_requests_are_scored_in_batches(app, client, service):
+    """32 connections at once: answers equal the library's one-by-one ones, in fewer batches."""
+    batcher = app.state.batcher
+    uris = [str(u) for u in service.catalog.track_uris]
+    bodies = [{"tracks": uris[i : i + 25], "k": 100} for i in range(0, 32 * 25, 25)]
+    expected = []
+    for body in bodies:
+        seeds, _ = service.catalog.index_of(body["tracks"])
+        items = service.models["item-knn"].chain.recommend([Query(seeds=seeds)], 100).row(0)[0]
+        expected.append([uris[i] for i in items])
+    before = (batcher.batches, batcher.scored)
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        for _ in range(3):
+            answers = list(pool.map(lambda b: continue_(client, **b), bodies))
+            assert [[i["uri"] for i in a["items"]] for a in answers] == expected
+    batches, scored = batcher.batches - before[0], batcher.scored - before[1]
+    assert scored == 3 * len(bodies) and batches < scored
+
+
+# ---------------------------------------------------------------------- the hot path
+# Invalid or unusual bodies: the fast path hands them to FastAPI, whose answer must be the same
+# with and without a query string (which always takes the FastAPI route).
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 600)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+BODIES = st.dictionaries(
+    st.sampled_from(["name", "tracks", "k", "model", "explain", "seeds"]),
+    JSON_VALUES | st.lists(st.sampled_from(["spotify:track:nope", "x"]), max_size=3),
+    max_size=4,
+).map(orjson.dumps) | st.sampled_from([b"", b"{", b"[1]", b"null", b'{"k": 5}', b'{"k": 5.0}'])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(body=BODIES, content_type=st.sampled_from(["application/json", "text/plain", None]))
+def test_the_fast_path_answers_exactly_like_the_fastapi_route(client, body, content_type):
+    headers = {"content-type": content_type} if content_type else {}
+    fast = client.post("/v1/continuations", content=body, headers=headers)
+    routed = client.post("/v1/continuations?explain=false", content=body, headers=headers)
+    assert fast.status_code == routed.status_code, (body, fast.text, routed.text)
+    assert fast.headers["content-type"] == routed.headers["content-type"]
+    assert fast.json() == routed.json()
+    assert fast.status_code < 500
+
+
+def _odd_world() -> tuple[Service, list[str]]:
+    """A service over a catalogue whose names need JSON escaping, with item-knn and popularity."""
+    rng = np.random.default_rng(3)
+    n = 40
+    playlists = [rng.choice(n - 2, size=int(rng.integers(3, 9)), replace=False) for _ in range(80)]
+    inter = Interactions.from_lists([p.tolist() for p in playlists], n_tracks=n)
+    odd = ['quote " and \\ back', "tab\tnew\nline", "émoji 🎵", "\u2028 sep", "nul\x00", "plain"]
+    catalog = Catalog(
+        track_uris=np.array([f"spotify:track:{i}" for i in range(n)], dtype=object),
+        track_names=np.array([f"{odd[i % len(odd)]} {i}" for i in range(n)], dtype=object),
+        track_artist=(np.arange(n) % 3).astype(np.int32),
+        track_album=(np.arange(n) % 5).astype(np.int32),
+        artist_uris=np.array([f"a:{i}" for i in range(3)], dtype=object),
+        artist_names=np.array(odd[:3], dtype=object),
+        album_uris=np.array([f"b:{i}" for i in range(5)], dtype=object),
+        album_names=np.array(odd[1:6], dtype=object),
+    )
+    data = TrainingData.from_catalog(inter, catalog)
+    served = [
+        ServedModel(name, FallbackChain(registry.model_class(name)().fit(data)))
+        for name in ("item-knn", "popularity")
+    ]
+    return Service(catalog, served), [str(u) for u in catalog.track_uris]
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=st.data())
+def test_the_json_answer_is_the_dict_answer_byte_for_byte(data):
+    service, uris = _ODD_WORLD
+    tracks = data.draw(st.lists(st.sampled_from([*uris, 'unknown "uri"', "🎵"]), max_size=6))
+    request = service.prepare(
+        tracks,
+        data.draw(st.none() | st.text(max_size=10)),
+        data.draw(st.integers(1, 40)),
+        data.draw(st.sampled_from(["item-knn", "popularity", None])),
+        explain=data.draw(st.booleans()),
+    )
+    ((items, scores),) = service.score([request])
+    assert service.render_json(request, items, scores) == orjson.dumps(
+        service.render(request, items, scores)
+    )
+
+
+_ODD_WORLD = _odd_world()
+
+
+class _Failing(FallbackChain):
+    """A chain that fails for any query titled 'boom' (to see one error spoil no other)."""
+
+    def recommend(self, queries, k=500) -> Recommendations:
+        if any(q.name == "boom" for q in queries):
+            raise RuntimeError("boom")
+        return super().recommend(queries, k)
+
+
+def _gather(batcher: Batcher, requests: list) -> list:
+    async def main() -> list:
+        return await asyncio.gather(*(batcher.submit(r) for r in requests), return_exceptions=True)
+
+    return asyncio.run(main())
+
+
+def test_the_batcher_keeps_arrival_order_and_isolates_errors():
+    service, uris = _ODD_WORLD
+    chain = service.models["item-knn"].chain
+    failing = Service(service.catalog, [ServedModel("item-knn", _Failing(chain.primary))])
+    order: list[str] = []
+
+    def finish(request, items, scores) -> list[int]:
+        order.append(request.query.name)
+        return items.tolist()
+
+    batcher = Batcher(failing, finish, max_batch=3)
+    names = ["a", "b", "boom", "c", "d", "e", "f"]
+    requests = [failing.prepare(uris[i : i + 3], name, 10) for i, name in enumerate(names)]
+    answers = _gather(batcher, requests)
+    assert order == [n for n in names if n != "boom"]  # first come, first served
+    assert (batcher.batches, batcher.scored) == (3, 7)  # 3 + 3 + 1
+    for name, request, answer in zip(names, requests, answers, strict=True):
+        if name == "boom":
+            assert isinstance(answer, RuntimeError)
+        else:
+            assert answer == chain.recommend([request.query], 10).row(0)[0].tolist()
 
 
 # ---------------------------------------------------------------------- model choice and CLI

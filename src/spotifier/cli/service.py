@@ -35,6 +35,14 @@ def register(app: typer.Typer) -> None:
             max=64,
             help="Server processes; each loads the models (memory x workers).",
         ),
+        batch: int = typer.Option(
+            64,
+            "--batch",
+            min=1,
+            max=1024,
+            help="Continuation requests scored together at most (requests that arrive while "
+            "one batch is scored form the next); 1 scores each request alone.",
+        ),
     ) -> None:
         """The HTTP API (/v1/continuations, /v1/tracks/search, /docs) and the web page at /."""
         from spotifier.errors import require
@@ -49,6 +57,7 @@ def register(app: typer.Typer) -> None:
         from spotifier.serve.service import ensure_trained
 
         home = home_of(ctx)
+        options = {"max_batch": batch}
         shown = "localhost" if host in ("127.0.0.1", "::1") else host
         if workers > 1:
             names = ensure_trained(home, model, split)
@@ -57,7 +66,7 @@ def register(app: typer.Typer) -> None:
                 f"serving {', '.join(names)} with {workers} workers: open "
                 f"http://{shown}:{port}/ (API docs at /docs); Ctrl-C stops"
             )
-            run_workers(home, names, split, workers, host, port, allow_remote)
+            run_workers(home, names, split, workers, host, port, allow_remote, app_options=options)
             return
         service = Service.from_home(home, model, split)
         set_quiet(True)
@@ -65,4 +74,4 @@ def register(app: typer.Typer) -> None:
             f"serving {', '.join(service.models)} ({service.catalog.n_tracks} tracks): "
             f"open http://{shown}:{port}/ (API docs at /docs); Ctrl-C stops"
         )
-        run(create_app(service), host, port, allow_remote)
+        run(create_app(service, **options), host, port, allow_remote)

@@ -20,14 +20,15 @@ from spotifier.serve.service import (
 )
 
 
-def create_app(service: Service) -> Any:
-    """The FastAPI application for `service` (imports FastAPI only when asked)."""
+def create_app(service: Service, **options: Any) -> Any:
+    """The FastAPI application for `service` (imports FastAPI only when asked); `options` go
+    to `spotifier.serve.app.create_app`."""
     from spotifier.errors import require
 
     require("fastapi", "serve")
     from spotifier.serve.app import create_app as _create_app
 
-    return _create_app(service)
+    return _create_app(service, **options)
 
 
 __all__ = [

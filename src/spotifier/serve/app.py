@@ -2,8 +2,15 @@
 
 Every error is a JSON object `{"error": code, "message": text}` with a 4xx status: malformed JSON
 is 400, a body over `MAX_BODY_BYTES` is 413, a request that breaks the schema (types, `k`,
-seed count, unknown fields) is 422, an unknown model is 404. Handlers are plain functions, so
-FastAPI runs them on its thread pool; they only read the shared `Service`.
+seed count, unknown fields) is 422, an unknown model is 404.
+
+`POST /v1/continuations` is the hot path. Its requests are scored by one `Batcher` on the event
+loop, in arrival order, several at once; answers are assembled from pre-encoded JSON bytes. A
+valid JSON request without a query string is answered by `FastContinuations` before FastAPI's
+routing (orjson + the same pydantic model, then the batcher); anything else (a query string,
+another or no content type, any invalid body) goes through the FastAPI route, which gives the errors
+above. The other handlers are plain functions on FastAPI's thread pool; they only read the
+shared `Service`.
 """
 
 from __future__ import annotations
@@ -17,11 +24,13 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from spotifier import __version__
 from spotifier.errors import InvalidInputError, NotFoundError, SpotifierError
+from spotifier.serve.batching import DEFAULT_BATCH, Batcher
 from spotifier.serve.schemas import (
     ContinuationRequest,
     ContinuationResponse,
@@ -31,7 +40,7 @@ from spotifier.serve.schemas import (
     SearchResponse,
 )
 from spotifier.serve.search import MAX_LIMIT
-from spotifier.serve.service import MAX_BODY_BYTES, Service
+from spotifier.serve.service import MAX_BODY_BYTES, Prepared, Service
 
 log = logging.getLogger("spotifier.serve")
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -57,8 +66,11 @@ def _static_dir() -> str:
     return str(resources.files("spotifier.serve") / "static")
 
 
-def create_app(service: Service) -> FastAPI:
-    """The application serving `service` (models loaded once, shared read-only)."""
+def create_app(service: Service, max_batch: int = DEFAULT_BATCH) -> FastAPI:
+    """The application serving `service` (models loaded once, shared read-only).
+
+    `max_batch`: continuation requests scored together at most (1: each alone).
+    """
     app = FastAPI(
         title="Spotifier",
         version=__version__,
@@ -66,9 +78,12 @@ def create_app(service: Service) -> FastAPI:
         "500 tracks ranked by how likely they belong in the playlist.",
     )
     app.state.service = service
+    batcher: Batcher[bytes] = Batcher(service, service.render_json, max_batch=max_batch)
+    app.state.batcher = batcher
     index_html = (resources.files("spotifier.serve") / "static" / "index.html").read_text()
     _install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(FastContinuations, service=service, batcher=batcher)
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)  # outside: bounds both paths
     app.mount("/static", StaticFiles(directory=_static_dir()), name="static")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -81,7 +96,7 @@ def create_app(service: Service) -> FastAPI:
         responses=_ERRORS,
         summary="Continue a playlist",
     )
-    def continuations(
+    async def continuations(
         body: ContinuationRequest,
         explain: bool = Query(False, description="Same as the body's `explain`."),
     ) -> Response:
@@ -90,10 +105,10 @@ def create_app(service: Service) -> FastAPI:
         Title-only and empty playlists are answered by the model's fallback chain (the title
         model, then popularity). Unknown seed URIs are ignored and listed in `unknown_tracks`.
         """
-        result = service.continuation(
+        request = service.prepare(
             body.tracks, body.name, body.k, body.model, explain=explain or body.explain
         )
-        return json_response(result)
+        return Response(await batcher.submit(request), media_type="application/json")
 
     @app.get(
         "/v1/tracks/search",
@@ -141,15 +156,110 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(SpotifierError)
     async def spotifier_error(request: Request, exc: SpotifierError) -> Response:
-        if isinstance(exc, NotFoundError):
-            return error_response(404, "not_found", str(exc))
-        status = 422 if isinstance(exc, InvalidInputError) else 400
-        return error_response(status, "invalid_request", str(exc))
+        status, error = _spotifier_status(exc)
+        return error_response(status, error, str(exc))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return error_response(500, "internal_error", f"internal error: {type(exc).__name__}")
+
+
+class FastContinuations:
+    """`POST /v1/continuations` with a valid JSON body and no query string, answered without
+    FastAPI's per-request machinery; every other request goes on to the application unchanged.
+
+    The body is parsed with orjson and checked by the same pydantic model FastAPI uses
+    (`ContinuationRequest`), then scored by the shared `Batcher`. Whatever this path does not
+    accept (invalid JSON or fields, an unknown model, another content type) is replayed to the
+    FastAPI route, so errors are exactly the documented ones.
+    """
+
+    path = "/v1/continuations"
+
+    def __init__(self, app: ASGIApp, service: Service, batcher: Batcher[bytes]) -> None:
+        self.app = app
+        self.service = service
+        self.batcher = batcher
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["path"] != self.path
+            or scope["method"] != "POST"
+            or scope.get("query_string")
+            or not _json_content(scope.get("headers", ()))
+        ):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:  # BodySizeLimit, outside, has bounded (and usually joined) the body
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        request = self.prepare(body)
+        if request is None:
+            await self.app(scope, _replay(body, receive), send)
+            return
+        try:
+            answer = await self.batcher.submit(request)
+        except SpotifierError as exc:
+            status, error = _spotifier_status(exc)
+            await _send_error(send, status, error, str(exc))
+            return
+        except Exception as exc:  # the same JSON 500 as the application's
+            log.exception("unexpected error on POST %s", self.path)
+            await _send_error(send, 500, "internal_error", f"internal error: {type(exc).__name__}")
+            return
+        await _send_json(send, 200, answer)
+
+    def prepare(self, body: bytes) -> Prepared | None:
+        """The checked request, or None when FastAPI should answer it (with an error)."""
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None
+        if type(data) is not dict:
+            return None
+        try:
+            parsed = ContinuationRequest.model_validate(data)
+            return self.service.prepare(
+                parsed.tracks, parsed.name, parsed.k, parsed.model, explain=parsed.explain
+            )
+        except (ValidationError, SpotifierError):
+            return None
+
+
+def _json_content(headers: Any) -> bool:
+    """Whether FastAPI reads this body as JSON: a content-type of application/json (parameters
+    such as charset allowed; FastAPI's strict content type refuses a body without one)."""
+    for key, value in headers:
+        if key == b"content-type":
+            return bool(value.split(b";", 1)[0].strip().lower() == b"application/json")
+    return False
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def _spotifier_status(exc: SpotifierError) -> tuple[int, str]:
+    if isinstance(exc, NotFoundError):
+        return 404, "not_found"
+    return (422 if isinstance(exc, InvalidInputError) else 400), "invalid_request"
 
 
 class BodySizeLimit:
@@ -191,24 +301,17 @@ class BodySizeLimit:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        body = b"".join(chunks)
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, _replay(b"".join(chunks), receive), send)
 
     def _message(self) -> str:
         return f"request body is larger than {self.max_bytes} bytes"
 
 
 async def _send_error(send: Send, status: int, error: str, message: str) -> None:
-    body = orjson.dumps({"error": error, "message": message})
+    await _send_json(send, status, orjson.dumps({"error": error, "message": message}))
+
+
+async def _send_json(send: Send, status: int, body: bytes) -> None:
     await send(
         {
             "type": "http.response.start",

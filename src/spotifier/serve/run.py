@@ -46,7 +46,10 @@ def run(
     allow_remote: bool = False,
     log_level: str = "info",
 ) -> None:
-    """Serve `app` until interrupted. BLAS is limited to one thread: requests run in parallel."""
+    """Serve `app` until interrupted (uvloop and httptools when installed: the `serve` extra).
+
+    BLAS is limited to one thread: the other core is the client's, or another worker's.
+    """
     import uvicorn
     from threadpoolctl import threadpool_limits
 
@@ -65,6 +68,7 @@ def run_workers(
     port: int = 8000,
     allow_remote: bool = False,
     log_level: str = "info",
+    app_options: dict[str, Any] | None = None,
 ) -> None:
     """Serve with `workers` processes, each loading the models once (memory x workers).
 
@@ -75,7 +79,8 @@ def run_workers(
 
     check_host(host, allow_remote)
     check_port(port)
-    os.environ[_ENV] = json.dumps({"home": str(home.root), "models": list(models), "split": split})
+    spec = {"home": str(home.root), "models": list(models), "split": split}
+    os.environ[_ENV] = json.dumps({**spec, "options": app_options or {}})
     uvicorn.run(
         "spotifier.serve.run:app_from_env",
         factory=True,
@@ -100,7 +105,7 @@ def app_from_env() -> Any:
     set_quiet(True)
     threadpool_limits(limits=1)
     service = Service.from_home(Home(Path(spec["home"])), spec["models"], spec["split"])
-    return create_app(service)
+    return create_app(service, **spec.get("options", {}))
 
 
 def check_port(port: int) -> None:

@@ -14,9 +14,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import Any, cast
 
 import numpy as np
+import orjson
 
 from spotifier.data import Catalog, Query
 from spotifier.errors import InvalidInputError, NotFoundError
@@ -61,6 +63,12 @@ class ServedModel:
         fingerprint = str(self.meta.get("data_fingerprint", ""))[:10]
         return f"{trained}/{fingerprint}" if fingerprint else trained
 
+    @cached_property
+    def json_head(self) -> bytes:
+        """The start of every answer of this model, up to the route's value."""
+        model, version = orjson.dumps(self.name), orjson.dumps(self.version)
+        return b'{"model":' + model + b',"model_version":' + version + b',"route":'
+
     def info(self, default: bool) -> dict[str, Any]:
         title = self.chain.title
         return {
@@ -73,6 +81,21 @@ class ServedModel:
             "n_tracks": self.chain.primary.n_tracks,
             "split": self.meta.get("split"),
         }
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One checked continuation request, ready to be scored (alone or in a batch)."""
+
+    served: ServedModel
+    query: Query
+    k: int
+    unknown: list[str]
+    explain: bool = False
+
+
+_NO_ITEMS = np.zeros(0, dtype=np.int32)
+_NO_SCORES = np.zeros(0, dtype=np.float32)
 
 
 def saved_model_names(home: Home, split: str | None = None) -> list[str]:
@@ -133,6 +156,8 @@ class Service:
         popularity[: len(counts)] = counts
         self.popularity = popularity
         self.index = TrackIndex(catalog, popularity)
+        # Each track's JSON fragment, encoded on first use (see `render_json`).
+        self._fragments: list[bytes | None] = [None] * catalog.n_tracks
 
     @classmethod
     def from_home(cls, home: Home, names: Sequence[str] = (), split: str | None = None) -> Service:
@@ -168,15 +193,15 @@ class Service:
             "album": self._albums[track],
         }
 
-    def continuation(
+    def prepare(
         self,
         tracks: Sequence[str],
         name: str | None = None,
         k: int = MAX_K,
         model: str | None = None,
         explain: bool = False,
-    ) -> dict[str, Any]:
-        """Continue one playlist: the JSON body of `POST /v1/continuations`."""
+    ) -> Prepared:
+        """Check one request and resolve its seeds: everything but the scoring."""
         if not 1 <= k <= MAX_K:
             raise InvalidInputError(f"k must be between 1 and {MAX_K}, got {k}")
         if len(tracks) > MAX_SEEDS:
@@ -189,8 +214,27 @@ class Service:
             unknown += [self._uris[i] for i in seeds[~known_to_model].tolist()]
             seeds = seeds[known_to_model]
         title = name.strip() if name else ""
-        query = Query(seeds=seeds, name=title or None)
-        items, scores = served.chain.recommend([query], k).row(0)
+        return Prepared(served, Query(seeds=seeds, name=title or None), k, unknown, explain)
+
+    def score(self, requests: Sequence[Prepared]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(items, scores) for each prepared request, scored in one batch per (model, k).
+
+        Rows of a batch are computed independently by every model, so a request gets the same
+        items as when it is scored alone (dense products may round the last float bit
+        differently; see `bench/RESULTS.md`).
+        """
+        groups: dict[tuple[str, int], list[int]] = {}
+        for i, request in enumerate(requests):
+            groups.setdefault((request.served.name, request.k), []).append(i)
+        out: list[tuple[np.ndarray, np.ndarray]] = [(_NO_ITEMS, _NO_SCORES)] * len(requests)
+        for (model, k), rows in groups.items():
+            block = self.models[model].chain.recommend([requests[i].query for i in rows], k)
+            for j, i in enumerate(rows):
+                out[i] = block.row(j)
+        return out
+
+    def render(self, request: Prepared, items: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
+        """The JSON body of `POST /v1/continuations` as a dict (with reasons when asked)."""
         uris, names, artists, albums = self._uris, self._names, self._artists, self._albums
         # One comprehension, no call per item: this loop is most of a request's Python time.
         out = [
@@ -203,16 +247,81 @@ class Service:
             }
             for t, s in zip(items.tolist(), scores.tolist(), strict=True)
         ]
-        if explain:
-            for item, reason in zip(out, served.chain.explain(query, items), strict=True):
+        served = request.served
+        if request.explain:
+            for item, reason in zip(out, served.chain.explain(request.query, items), strict=True):
                 item["reason"] = reason
         return {
             "model": served.name,
             "model_version": served.version,
-            "route": served.chain.route(query),
+            "route": served.chain.route(request.query),
             "items": out,
-            "unknown_tracks": unknown,
+            "unknown_tracks": request.unknown,
         }
+
+    def render_json(self, request: Prepared, items: np.ndarray, scores: np.ndarray) -> bytes:
+        """`orjson.dumps(self.render(...))`, byte for byte, assembled from pre-encoded items.
+
+        Each track's `{"uri":…,"name":…,"artist":…,"album":…,"score":` is encoded once (on first
+        use); an answer interleaves those fragments with the scores, which orjson formats in one
+        call (NaN becomes null, exactly as `render` writes None). No Python loop runs per item.
+        """
+        if request.explain:
+            return orjson.dumps(self.render(request, items, scores))
+        served = request.served
+        tracks = items.tolist()
+        known = list(map(self._fragments.__getitem__, tracks))
+        if None in known:
+            known = [
+                self._encode(t) if f is None else f for f, t in zip(known, tracks, strict=True)
+            ]
+        fragments = cast(list[bytes], known)
+        parts = [b"},"] * (3 * len(tracks))  # fragment, score, "}," for each item
+        parts[0::3] = fragments
+        parts[1::3] = orjson.dumps(scores.tolist())[1:-1].split(b",") if tracks else []
+        if parts:
+            parts[-1] = b"}"
+        return b"".join(
+            (
+                served.json_head,
+                orjson.dumps(served.chain.route(request.query)),
+                b',"items":[',
+                *parts,
+                b'],"unknown_tracks":',
+                orjson.dumps(request.unknown),
+                b"}",
+            )
+        )
+
+    def _encode(self, track: int) -> bytes:
+        fragment = b"".join(
+            (
+                b'{"uri":',
+                orjson.dumps(self._uris[track]),
+                b',"name":',
+                orjson.dumps(self._names[track]),
+                b',"artist":',
+                orjson.dumps(self._artists[track]),
+                b',"album":',
+                orjson.dumps(self._albums[track]),
+                b',"score":',
+            )
+        )
+        self._fragments[track] = fragment
+        return fragment
+
+    def continuation(
+        self,
+        tracks: Sequence[str],
+        name: str | None = None,
+        k: int = MAX_K,
+        model: str | None = None,
+        explain: bool = False,
+    ) -> dict[str, Any]:
+        """Continue one playlist: the JSON body of `POST /v1/continuations`."""
+        request = self.prepare(tracks, name, k, model, explain)
+        ((items, scores),) = self.score([request])
+        return self.render(request, items, scores)
 
     def search(self, q: str, limit: int = 20) -> dict[str, Any]:
         """Autocomplete over track and artist names: the body of `GET /v1/tracks/search`."""
