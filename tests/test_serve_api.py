@@ -455,36 +455,78 @@ def test_serve_refuses_a_public_host_without_allow_remote(tmp_path):
     assert "--allow-remote" in result.stderr and "0.0.0.0" in result.stderr
 
 
+def _children(pid: int) -> set[int]:
+    """The worker processes of a server (multiprocessing's resource tracker left out)."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    found.add(int(child))
+            except FileNotFoundError:
+                continue
+    return found
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2])
 def test_serve_command_starts_a_server(tmp_path, workers):
+    import os
+    import signal
     import time
 
     from spotifier.serve.testing import build_home, free_port
 
     home = build_home(tmp_path, playlists=200, models=("popularity",))
     port = free_port()
+    url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "spotifier", "--home", str(home.root), "serve"]
     command += ["--model", "popularity", "--port", str(port), "--workers", str(workers)]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        health = None
+
+    def wait_healthy() -> dict | None:
         for _ in range(600):
             try:
-                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).json()
-                break
+                return httpx.get(f"{url}/healthz", timeout=1).json()
             except httpx.HTTPError:
                 if proc.poll() is not None:
-                    break
+                    return None
                 time.sleep(0.1)
+        return None
+
+    workers_seen: set[int] = set()
+    try:
+        health = wait_healthy()
         assert health is not None, proc.stderr.read().decode() if proc.stderr else ""
         assert health["models"] == ["popularity"]
-        answer = httpx.post(f"http://127.0.0.1:{port}/v1/continuations", json={"k": 7}).json()
+        answer = httpx.post(f"{url}/v1/continuations", json={"k": 7}).json()
         assert answer["model"] == "popularity" and len(answer["items"]) == 7
+        if workers > 1 and Path(f"/proc/{proc.pid}/task").exists():
+            # Each worker is a process of its own on the same port; a killed one is replaced.
+            workers_seen = _children(proc.pid)
+            assert len(workers_seen) == workers
+            os.kill(min(workers_seen), signal.SIGKILL)
+            for _ in range(600):
+                if len(_children(proc.pid) - workers_seen) == 1:
+                    break
+                time.sleep(0.1)
+            replaced = _children(proc.pid)
+            assert len(replaced) == workers and min(workers_seen) not in replaced
+            workers_seen |= replaced
+            assert httpx.post(f"{url}/v1/continuations", json={"k": 3}).status_code == 200
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     assert proc.returncode is not None
+    for pid in workers_seen:  # no worker outlives the server
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in _state(pid)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().lower()
+    except FileNotFoundError:
+        return "zombie"
 
 
 def test_static_files_are_in_the_package():

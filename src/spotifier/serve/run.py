@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import os
+import socket
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,6 +16,7 @@ from spotifier.errors import InvalidInputError
 from spotifier.home import Home
 
 _ENV = "SPOTIFIER_SERVE_SPEC"
+log = logging.getLogger("spotifier.serve")
 
 
 def is_loopback(host: str) -> bool:
@@ -72,15 +76,108 @@ def run_workers(
 ) -> None:
     """Serve with `workers` processes, each loading the models once (memory x workers).
 
-    The models must already be saved (`ensure_trained`); uvicorn builds each worker's app
-    with `app_from_env`, which reads what to serve from an environment variable.
+    The models must already be saved (`ensure_trained`). Each worker listens on its own
+    SO_REUSEPORT socket, so the kernel spreads connections evenly over the workers (with one
+    shared socket, the first worker to wake up accepted 30 of 32 connections arriving at once).
+    A worker that dies after start-up is restarted. Without SO_REUSEPORT (Windows), uvicorn's
+    own workers share one socket.
     """
-    import uvicorn
-
     check_host(host, allow_remote)
     check_port(port)
-    spec = {"home": str(home.root), "models": list(models), "split": split}
-    os.environ[_ENV] = json.dumps({**spec, "options": app_options or {}})
+    spec: dict[str, Any] = {"home": str(home.root), "models": list(models), "split": split}
+    spec["options"] = app_options or {}
+    if not hasattr(socket, "SO_REUSEPORT"):  # pragma: no cover - Windows
+        _run_uvicorn_workers(spec, workers, host, port, log_level)
+        return
+    import multiprocessing
+    import signal
+
+    # Held (bound, never listening) for the whole run: port 0 becomes one port for every worker,
+    # and a port taken by another program fails here, once.
+    reserved = reuse_port_socket(host, port, listen=False)
+    port = reserved.getsockname()[1]
+    context = multiprocessing.get_context("spawn")
+    args = (spec, host, port, log_level)
+
+    def start() -> tuple[Any, float]:
+        process = context.Process(target=_serve_worker, args=args, name="spotifier-worker")
+        process.start()
+        return process, time.monotonic()
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    processes = [start() for _ in range(workers)]
+    try:
+        while True:
+            for i, (process, started) in enumerate(processes):
+                process.join(timeout=0.2)
+                if process.exitcode is None:
+                    continue
+                if time.monotonic() - started < 60 and not _ready(host, port):
+                    raise InvalidInputError(
+                        f"a server worker failed to start (exit code {process.exitcode}); "
+                        "see the messages above"
+                    )
+                log.warning("worker %s exited (code %s): restarting it", i, process.exitcode)
+                processes[i] = start()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        for process, _ in processes:
+            if process.is_alive():
+                process.terminate()
+        for process, _ in processes:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
+        reserved.close()
+
+
+def reuse_port_socket(host: str, port: int, listen: bool = True) -> socket.socket:
+    """A TCP socket on (host, port) with SO_REUSEPORT: several processes may listen on it."""
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        raise InvalidInputError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    if listen:
+        sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _ready(host: str, port: int) -> bool:
+    """Whether some worker answers on (host, port) (so one that exited did start once)."""
+    try:
+        with socket.create_connection((host.strip("[]"), port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _serve_worker(spec: dict[str, Any], host: str, port: int, log_level: str) -> None:
+    """One worker process of `run_workers`: its own socket, its own copy of the models."""
+    import uvicorn
+
+    sock = reuse_port_socket(host, port)
+    app = _app(spec)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _run_uvicorn_workers(
+    spec: dict[str, Any], workers: int, host: str, port: int, log_level: str
+) -> None:  # pragma: no cover - Windows
+    import uvicorn
+
+    os.environ[_ENV] = json.dumps(spec)
     uvicorn.run(
         "spotifier.serve.run:app_from_env",
         factory=True,
@@ -95,13 +192,16 @@ def run_workers(
 
 
 def app_from_env() -> Any:
-    """uvicorn's app factory in each worker process of `run_workers`."""
+    """uvicorn's app factory in each worker process of `_run_uvicorn_workers`."""
+    return _app(json.loads(os.environ[_ENV]))
+
+
+def _app(spec: dict[str, Any]) -> Any:
     from threadpoolctl import threadpool_limits
 
     from spotifier.progress import set_quiet
     from spotifier.serve import Service, create_app
 
-    spec = json.loads(os.environ[_ENV])
     set_quiet(True)
     threadpool_limits(limits=1)
     service = Service.from_home(Home(Path(spec["home"])), spec["models"], spec["split"])

@@ -2,7 +2,13 @@
 
 A `Service` is built once at start-up and shared read-only by every request: the models (each in
 its fallback chain), the catalogue's names as plain lists (fast to describe 500 items), and the
-`TrackIndex`. Nothing in it is mutated after construction, so requests need no locks.
+`TrackIndex`. Nothing in it is mutated after construction except a cache of per-track JSON
+fragments (filled on first use; a racing fill writes the same bytes), so requests need no locks.
+
+A continuation is three steps, so that requests can be scored in batches (`batching.Batcher`):
+`prepare` (check, resolve seed URIs), `score` (one `recommend` call per model and k for a whole
+batch) and `render` / `render_json` (the answer as a dict, or as the same JSON bytes assembled
+from pre-encoded fragments). `continuation` does all three for one request.
 
 Which models are served (`default_model_names`): the names given (`--model`, repeatable, the first
 is the default); else `hybrid` if it is saved; else the first saved model in `PREFERENCE` order;
