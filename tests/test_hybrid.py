@@ -136,3 +136,97 @@ def test_title_only_queries_use_the_title_generator(fitted) -> None:
     model, _ = fitted
     items, _ = model.recommend([Query(name="sleep")], k=10).row(0)
     assert sum(120 <= int(t) < 160 for t in items) >= 8
+
+
+def test_transitions_and_gap_features_by_hand() -> None:
+    # Track 3 always follows 2 and precedes 4; tracks 0-4 are one album, 5-9 another.
+    inter = Interactions.from_lists([[1, 2, 3, 4], [2, 3, 4], [6, 2, 3]], n_tracks=10)
+    trans = hf.transitions(inter)
+    assert trans[2, 3] == 3 and trans[3, 4] == 2 and trans[3, 2] == 0
+    side = hf.Side.build(np.arange(10) // 5, np.arange(10) // 5, np.ones(10), trans)
+    items = np.array([[[3, 4, 8]]], dtype=np.int32)
+    scores = np.array([[[3.0, 2.0, 1.0]]], dtype=np.float32)
+    lists = hf.Lists(items, scores)
+    names = hf.feature_names(["a"])
+    # A prefix ending in track 2: its successor 3 follows the gap.
+    _, x = hf.features(lists, 0, Query(seeds=np.array([6, 2])), side)
+    col = {n: x[:, i] for i, n in enumerate(names)}
+    np.testing.assert_allclose(col["follows_gap"], [3, 0, 0])
+    np.testing.assert_allclose(col["precedes_gap"], [0, 0, 0])
+    np.testing.assert_allclose(col["last_album"], [1, 1, 0])
+    # The first track hidden (seeds from position 1 on): 3 is played right before seed 4.
+    hide_first = Query(seeds=np.array([4, 7]), positions=np.array([1, 2]), num_tracks=3)
+    _, x = hf.features(lists, 0, hide_first, side)
+    col = {n: x[:, i] for i, n in enumerate(names)}
+    np.testing.assert_allclose(col["precedes_gap"], [2, 0, 0])
+    np.testing.assert_allclose(col["follows_gap"], [0, 0, 0])
+    np.testing.assert_allclose(col["album_prev"], [1, 1, 0])
+
+
+def test_full_scores_reach_candidates_outside_a_generators_top_k(fitted) -> None:
+    model, world = fitted
+    names = hf.feature_names(model.config.generators)
+    g = model.config.generators.index("item-knn")
+    queries = [
+        Query(seeds=world.interactions.playlist(r)[:2], name=str(world.interactions.titles[r]))
+        for r in range(40)
+    ]
+    lists = hf.generate(model.generators, queries, 3)
+    reached = 0
+    for j, query in enumerate(queries):
+        cands, x = hf.features(lists, j, query, model.side)
+        outside = x[:, names.index("item-knn:rank")] > 3
+        # Every candidate carries item-knn's own score where it has one, in its top 3 or not.
+        expected = lists.blocks[g][j, cands].toarray().ravel()
+        np.testing.assert_allclose(np.nan_to_num(x[:, 3 * g]), expected, rtol=1e-6)
+        reached += int(np.isfinite(x[outside, 3 * g]).sum())
+    assert reached > 0
+
+
+def test_album_mates_join_the_candidates() -> None:
+    counts = np.array([5, 1, 3, 0, 2, 2], dtype=np.int64)
+    side = hf.Side.build(
+        np.zeros(6, np.int32), np.array([0, 0, 0, 0, 1, 1]), counts, album_candidates=2
+    )
+    # Album 0 (two seeds) before album 1; inside an album, most played first; unseen track 3 never.
+    assert side.album_mates(np.array([0, 1, 4])).tolist()[:4] == [0, 2, 1, 4]
+    lists = hf.Lists(np.full((1, 1, 1), -1, np.int32), np.full((1, 1, 1), np.nan, np.float32))
+    cands, _ = hf.features(lists, 0, Query(seeds=np.array([0, 1, 4])), side)
+    assert cands.tolist() == [2, 5]
+
+
+def test_zero_seed_queries_get_exactly_the_title_models_list(fitted) -> None:
+    model, world = fitted
+    title = create("title").fit(world)
+    queries = [Query(name="party"), Query(name="chill vibes"), Query(name="zzzz unknown")]
+    np.testing.assert_array_equal(
+        model.recommend(queries, 50).items, title.recommend(queries, 50).items
+    )
+
+
+def test_hide_first_shaped_validation_cases() -> None:
+    world = clustered_world(400)
+    stage, cases = validation_cases(world, 40, seed=3, hide_first=30)
+    shaped = [c for c in cases if c.category == "hide-first"]
+    assert 20 <= len(shaped) <= 30
+    rows = [c.row for c in cases]
+    assert len(set(rows)) == len(rows)  # every case from its own playlist
+    for case in shaped:
+        tracks = world.interactions.playlist(case.row)
+        assert case.truth.tolist() == [tracks[0]]
+        assert np.array_equal(case.query.seeds, tracks[1:])
+        assert case.query.positions is not None and case.query.positions[0] == 1
+    kept = {int(p): stage.interactions.playlist(i) for i, p in enumerate(stage.interactions.pids)}
+    assert all(np.array_equal(kept[c.pid], c.query.seeds) for c in shaped)
+
+
+def test_a_hybrid_saved_with_another_feature_set_asks_for_retraining(fitted, tmp_path) -> None:
+    from spotifier.errors import InvalidInputError
+
+    model, _ = fitted
+    model.save(tmp_path)
+    with np.load(tmp_path / "arrays.npz") as npz:  # as saved before the order features
+        arrays = {k: npz[k] for k in npz.files if not k.startswith("transitions")}
+    np.savez(tmp_path / "arrays.npz", **arrays)
+    with pytest.raises(InvalidInputError, match="train it again"):
+        Recommender.load(tmp_path)

@@ -1,9 +1,12 @@
 """`hybrid`: two stages, as the 2018 winners built it.
 
 Stage one asks several generators (als, item-knn, playlist-knn, rp3beta, title, popularity) for
-their top `candidates` each and takes the union, for recall. Stage two re-ranks the union with a
-LightGBM lambdarank model over per-generator scores and ranks, popularity and seed-overlap
-features (`hybrid_features`).
+their top `candidates` each and takes the union, for recall (plus up to `album_candidates` tracks
+from the seeds' albums). Stage two re-ranks the union with a LightGBM lambdarank model over every
+generator's score for every candidate, ranks, popularity, similarity to the (last) seeds, order
+(what follows or precedes a missing position in training playlists) and artist/album overlap
+(`hybrid_features`). Zero-seed queries go to a `title` model fitted on all the data, unranked:
+on title-only playlists no ranker beat it.
 
 The ranker learns from validation cases cut from the TRAINING playlists in the challenge's ten
 categories (`spotifier.split.sample_challenge`), never from a held-out split: those playlists are
@@ -24,6 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from spotifier.data import Query, TrainingData
+from spotifier.errors import InvalidInputError
 from spotifier.models import hybrid_features as hf
 from spotifier.models.base import ModelConfig, Recommender, Scores
 from spotifier.models.validation import validation_cases
@@ -33,8 +37,14 @@ from spotifier.progress import cpu_count, note, track
 @dataclass(frozen=True)
 class HybridConfig(ModelConfig):
     """generators: stage-one models (registry names, default configs). candidates: top-N taken
-    from each. val_playlists: training playlists cut into the ranker's cases. The rest: LightGBM
-    lambdarank (negatives: non-relevant candidates kept per training case)."""
+    from each; album_candidates: tracks of the seeds' albums added. val_playlists: training
+    playlists cut into the ranker's challenge-category cases; hide_first_share: that many times
+    more cut in the seed protocol's shape (first track hidden). refit: refit the generators on all
+    the data once the ranker is trained. The rest: LightGBM lambdarank (negatives: non-relevant
+    candidates kept per training case; truncation: lambdarank_truncation_level).
+
+    Defaults chosen on the default world; `bench/hybrid_bench.py` and the module's tests record
+    the measurements (see the issue-5 report in README's Models section)."""
 
     generators: tuple[str, ...] = (
         "als",
@@ -45,12 +55,16 @@ class HybridConfig(ModelConfig):
         "popularity",
     )
     candidates: int = 300
-    val_playlists: int = 1500
+    album_candidates: int = 0
+    val_playlists: int = 3000
     negatives: int = 150
     n_estimators: int = 300
     learning_rate: float = 0.05
     num_leaves: int = 31
     min_data_in_leaf: int = 20
+    feature_fraction: float = 1.0
+    truncation: int = 30
+    hide_first_share: float = 0.2
     refit: bool = False
 
 
@@ -68,17 +82,43 @@ class Hybrid(Recommender):
         self.generators: list[Recommender] = []
         self.ranker: Any = None
         self.side: hf.Side | None = None
+        self.transitions: sp.csr_matrix | None = None
+        self.title_model: Recommender | None = None
+        self._arrays: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.int32),) * 2
         self.report: dict[str, float] = {}
 
     # ------------------------------------------------------------------ fitting
     def _fit(self, data: TrainingData) -> None:
         cfg = self.config
-        stage_one, cases = validation_cases(data, cfg.val_playlists, cfg.seed)
-        self.side = hf.Side.build(data.track_artist, data.track_album, self.popularity_counts)
+        n_shaped = round(cfg.val_playlists * cfg.hide_first_share)
+        stage_one, cases = validation_cases(data, cfg.val_playlists, cfg.seed, n_shaped)
         self.generators = self._fit_generators(stage_one)
+        self.transitions = hf.transitions(stage_one.interactions)
+        self.side = self._side(data.track_artist, data.track_album)
         self._train_ranker(cases)
+        if "title" in cfg.generators:
+            # Zero-seed queries are the title model's alone: fitted on all the data, as `title`.
+            from spotifier.models.registry import create
+
+            self.title_model = create("title", [f"seed={cfg.seed}"]).fit(data)
         if cfg.refit:
             self.generators = self._fit_generators(data)
+            self.transitions = hf.transitions(data.interactions)
+            self.side = self._side(data.track_artist, data.track_album)
+
+    def _side(self, track_artist: np.ndarray, track_album: np.ndarray) -> hf.Side:
+        similarity = None
+        for name, model in zip(self.config.generators, self.generators, strict=True):
+            if name == "item-knn":
+                similarity = getattr(model, "similarity", None)
+        return hf.Side.build(
+            track_artist,
+            track_album,
+            self.popularity_counts,
+            self.transitions,
+            similarity,
+            self.config.album_candidates,
+        )
 
     def _fit_generators(self, data: TrainingData) -> list[Recommender]:
         from spotifier.models.registry import create
@@ -104,8 +144,8 @@ class Hybrid(Recommender):
                 cands, x = hf.features(lists, j, case.query, self.side)  # type: ignore[arg-type]
                 label = np.isin(cands, case.truth)
                 recall.setdefault(case.category, []).append(label.sum() / len(case.truth))
-                if not label.any():
-                    continue  # nothing to learn to order
+                if not label.any() or not self._seeded(case.query):
+                    continue  # nothing to learn to order (zero-seed queries go to `title`)
                 neg = np.flatnonzero(~label)
                 keep = np.concatenate(
                     [np.flatnonzero(label), rng.permutation(neg)[: cfg.negatives]]
@@ -114,8 +154,9 @@ class Hybrid(Recommender):
                 ys.append(label[keep].astype(np.float32))
                 groups.append(len(keep))
         self.report = {f"candidate_recall_{c}": float(np.mean(v)) for c, v in recall.items()}
-        if recall:
-            self.report["candidate_recall"] = float(np.mean([np.mean(v) for v in recall.values()]))
+        challenge = [np.mean(v) for c, v in recall.items() if c.isdigit()]
+        if challenge:
+            self.report["candidate_recall"] = float(np.mean(challenge))
         if len(groups) < 2:
             self.ranker = None  # too little to learn from: reciprocal-rank fusion instead
             return
@@ -124,6 +165,8 @@ class Hybrid(Recommender):
             "learning_rate": cfg.learning_rate,
             "num_leaves": cfg.num_leaves,
             "min_data_in_leaf": cfg.min_data_in_leaf,
+            "feature_fraction": cfg.feature_fraction,
+            "lambdarank_truncation_level": cfg.truncation,
             "seed": cfg.seed,
             "deterministic": True,
             "force_row_wise": True,
@@ -142,22 +185,52 @@ class Hybrid(Recommender):
             + ", ".join(f"{c}: {v:.2f}" for c, v in sorted(self.report.items()))
         )
 
+    def _seeded(self, query: Query) -> bool:
+        """True when the ranker answers the query; False for zero-seed queries, which the title
+        generator answers on its own (the ranker never beat it there)."""
+        if "title" not in self.config.generators:
+            return True
+        seeds = query.seeds
+        return bool(((seeds >= 0) & (seeds < self.n_tracks)).any())
+
     # ------------------------------------------------------------------ scoring
     def _score(self, queries: Sequence[Query]) -> Scores:
         cfg = self.config
         lists = hf.generate(self.generators, queries, cfg.candidates)
         rows, cols, vals = [], [], []
+        ranked: list[tuple[int, np.ndarray, np.ndarray]] = []
+        title_block = None
+        unseeded = [j for j, query in enumerate(queries) if not self._seeded(query)]
+        if unseeded and self.title_model is not None:
+            title_block = sp.csr_matrix(self.title_model._score([queries[j] for j in unseeded]))
+        elif unseeded:
+            title_block = lists.blocks[cfg.generators.index("title")]
+        for at, j in enumerate(unseeded):
+            r = at if self.title_model is not None else j
+            if isinstance(title_block, sp.csr_matrix):
+                lo, hi = title_block.indptr[r], title_block.indptr[r + 1]
+                rows.append(np.full(hi - lo, j))
+                cols.append(title_block.indices[lo:hi])
+                vals.append(title_block.data[lo:hi].astype(np.float32))
         for j, query in enumerate(queries):
-            cands, x = hf.features(lists, j, query, self.side)  # type: ignore[arg-type]
-            if len(cands) == 0:
+            if not self._seeded(query):
                 continue
+            cands, x = hf.features(lists, j, query, self.side)  # type: ignore[arg-type]
+            if len(cands):
+                ranked.append((j, cands, x))
+        if ranked:
+            x_all = np.concatenate([x for _, _, x in ranked])
             if self.ranker is not None:
-                score = self.ranker.predict(x, num_threads=1).astype(np.float32)
+                threads = cpu_count() if len(x_all) > 50_000 else 1  # one query: no pool
+                score_all = self.ranker.predict(x_all, num_threads=threads).astype(np.float32)
             else:
-                score = hf.rank_fusion(x, len(self.generators), cfg.candidates)
-            rows.append(np.full(len(cands), j))
-            cols.append(cands)
-            vals.append(score)
+                score_all = hf.rank_fusion(x_all, len(self.generators), cfg.candidates)
+            at = 0
+            for j, cands, _x in ranked:
+                rows.append(np.full(len(cands), j))
+                cols.append(cands)
+                vals.append(score_all[at : at + len(cands)])
+                at += len(cands)
         if not rows:
             return sp.csr_matrix((len(queries), self.n_tracks), dtype=np.float32)
         return sp.csr_matrix(
@@ -186,14 +259,17 @@ class Hybrid(Recommender):
         return {
             "track_artist": self.side.track_artist,
             "track_album": self.side.track_album,
+            "transitions": self.transitions
+            if self.transitions is not None
+            else sp.csr_matrix((self.n_tracks, self.n_tracks), dtype=np.float32),
             "report_keys": np.array(keys, dtype=str),
             "report_values": np.array([self.report[k] for k in keys], dtype=np.float64),
         }
 
     def _set_state(self, arrays: dict[str, Any]) -> None:
-        self.side = hf.Side.build(
-            arrays["track_artist"], arrays["track_album"], self.popularity_counts
-        )
+        self._arrays = (arrays["track_artist"], arrays["track_album"])
+        if "transitions" in arrays:
+            self.transitions = sp.csr_matrix(arrays["transitions"], dtype=np.float32)
         self.report = {
             str(k): float(v)
             for k, v in zip(arrays["report_keys"], arrays["report_values"], strict=True)
@@ -204,6 +280,9 @@ class Hybrid(Recommender):
             sub = path / "generators" / name
             sub.mkdir(parents=True)
             model.save(sub)
+        if self.title_model is not None:
+            (path / "title-all").mkdir()
+            self.title_model.save(path / "title-all")
         if self.ranker is not None:
             self.ranker.save_model(str(path / "ranker.txt"))
 
@@ -211,11 +290,24 @@ class Hybrid(Recommender):
         self.generators = [
             Recommender.load(path / "generators" / name) for name in self.config.generators
         ]
+        if (path / "title-all" / "config.json").exists():
+            self.title_model = Recommender.load(path / "title-all")
+        self.side = self._side(*self._arrays)
         ranker_file = path / "ranker.txt"
         if ranker_file.exists():
             import lightgbm
 
-            self.ranker = lightgbm.Booster(model_file=str(ranker_file))
+            try:
+                self.ranker = lightgbm.Booster(model_file=str(ranker_file))
+            except lightgbm.basic.LightGBMError as exc:
+                raise InvalidInputError(f"{ranker_file}: not a LightGBM model ({exc})") from exc
+            expected = len(hf.feature_names(self.config.generators))
+            if self.ranker.num_feature() != expected or self.transitions is None:
+                raise InvalidInputError(
+                    f"{path}: this hybrid was saved by an older Spotifier "
+                    f"({self.ranker.num_feature()} ranker features, {expected} now); "
+                    "train it again: spotifier train hybrid"
+                )
 
     def explain(self, query: Query, items: np.ndarray) -> list[str | None]:
         lists = hf.generate(self.generators, [query], self.config.candidates)

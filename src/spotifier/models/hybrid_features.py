@@ -1,78 +1,279 @@
 """Stage one and the ranker's features for `hybrid`: candidates from several generators.
 
-`generate(generators, queries, k)` asks each sub-model for its top `k` and `features(...)` turns
-one query's lists into a candidate set and a feature matrix: per generator its score, its score
-divided by the query's best score and its rank; track and artist popularity; how many seeds share
-the candidate's artist and album; number of seeds, prefix or random seeds, title present, the
-playlist's full length, and how many generators proposed the candidate.
+`generate(generators, queries, k)` asks each sub-model for its scores once per batch, keeps its
+top `k` as its candidate list and the whole score block for look-ups; `features(...)` turns one
+query's lists into a candidate set (the union) and a feature matrix:
+
+- per generator: its score for EVERY candidate (not only those in its own top k; NaN where it has
+  no opinion), that score over the query's best, and the candidate's rank in its top k;
+- track, album-share and artist popularity; how many seeds share the candidate's artist and album;
+- similarity to the seeds (item-item conditional probability from `item-knn`): max and sum over
+  all seeds and over the last five seeds (what a prefix is heading towards);
+- order: how often the candidate directly follows, in training playlists, a seed whose next
+  position is missing, and directly precedes a seed whose previous position is missing (album
+  runs: a prefix continues its last album, a playlist whose first track is hidden starts with the
+  previous track of its second's album); album and artist matches with those boundary seeds;
+- number of seeds, prefix or random seeds, title present, the playlist's full length, how many
+  generators proposed the candidate.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 
-from spotifier.data import Query
+from spotifier.data import Interactions, Query
 from spotifier.models.base import Recommender
+
+#: Per-generator feature kinds, in column order.
+PER_GENERATOR = ("score", "relative", "rank")
+#: Query- and candidate-level features after the per-generator ones, in column order.
+SHARED = (
+    "track_log_count",
+    "artist_log_count",
+    "album_share",
+    "seed_artist_share",
+    "seed_album_share",
+    "seed_artist_count",
+    "seed_album_count",
+    "sim_max",
+    "sim_sum",
+    "sim_max_last5",
+    "sim_sum_last5",
+    "follows_gap",
+    "precedes_gap",
+    "album_next",
+    "artist_next",
+    "album_prev",
+    "artist_prev",
+    "last_album",
+    "last_artist",
+    "n_seeds",
+    "is_prefix",
+    "has_title",
+    "num_tracks",
+    "n_generators",
+)
 
 
 @dataclass(frozen=True, eq=False)
 class Lists:
-    """Each generator's ranked items and scores for a batch: (n_generators, n_queries, k)."""
+    """Each generator's ranked items and scores for a batch: (n_generators, n_queries, k), and
+    each generator's whole score block (queries x tracks, CSR with sorted indices, or dense)."""
 
     items: np.ndarray
     scores: np.ndarray
+    blocks: tuple[sp.csr_matrix | np.ndarray | None, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
 class Side:
-    """Per-track facts the features need (learned at fit time)."""
+    """Per-track facts the features need (learned at fit time).
+
+    `transitions[a, b]`: how many training playlists play b right after a. `similarity`: an
+    item-item matrix (tracks x tracks) shared with the item-knn generator, or None.
+    """
 
     track_artist: np.ndarray
     track_album: np.ndarray
     track_log_count: np.ndarray
     artist_log_count: np.ndarray
+    album_share: np.ndarray
+    transitions: sp.csr_matrix | None = None
+    similarity: sp.csr_matrix | None = None
+    album_tracks: sp.csr_matrix | None = None
+    album_candidates: int = 0
+    _before: list[sp.csr_matrix] = field(default_factory=list, repr=False)
 
     @classmethod
-    def build(cls, track_artist: np.ndarray, track_album: np.ndarray, counts: np.ndarray) -> Side:
+    def build(
+        cls,
+        track_artist: np.ndarray,
+        track_album: np.ndarray,
+        counts: np.ndarray,
+        transitions: sp.csr_matrix | None = None,
+        similarity: sp.csr_matrix | None = None,
+        album_candidates: int = 0,
+    ) -> Side:
+        counts = np.asarray(counts, dtype=np.float64)
         artist_counts = np.bincount(track_artist, weights=counts, minlength=1)
+        album_counts = np.bincount(track_album, weights=counts, minlength=1)
+        seen = np.flatnonzero(counts > 0)
+        # Albums x tracks (seen tracks only), each album's tracks most played first.
+        order = seen[np.lexsort((seen, -counts[seen], track_album[seen]))]
+        n_albums = int(track_album.max(initial=-1)) + 1
+        album_tracks = sp.csr_matrix(
+            (np.ones(len(order), dtype=np.float32), order, _indptr(track_album[order], n_albums)),
+            shape=(n_albums, len(track_album)),
+        )
         return cls(
             track_artist.astype(np.int32),
             track_album.astype(np.int32),
             np.log1p(counts).astype(np.float32),
             np.log1p(artist_counts)[track_artist].astype(np.float32),
+            (counts / np.maximum(album_counts[track_album], 1.0)).astype(np.float32),
+            transitions,
+            similarity,
+            album_tracks,
+            album_candidates,
         )
+
+    def album_mates(self, seeds: np.ndarray) -> np.ndarray:
+        """Up to `album_candidates` tracks from the seeds' albums: albums with more seeds first,
+        then each album's most played tracks (seeds included; the caller drops them)."""
+        if self.album_tracks is None or self.album_candidates <= 0 or len(seeds) == 0:
+            return np.array([], dtype=np.int64)
+        albums, counts = np.unique(self.track_album[seeds], return_counts=True)
+        albums = albums[np.argsort(-counts, kind="stable")]
+        m = self.album_tracks
+        parts = [m.indices[m.indptr[a] : m.indptr[a + 1]] for a in albums.tolist()]
+        mates = np.concatenate(parts) if parts else np.array([], dtype=np.int64)
+        return mates[: self.album_candidates + len(seeds)].astype(np.int64)
+
+    @property
+    def before(self) -> sp.csr_matrix | None:
+        """`transitions` transposed (row b: the tracks played right before b), cached."""
+        if self.transitions is None:
+            return None
+        if not self._before:
+            self._before.append(sp.csr_matrix(self.transitions.T))
+        return self._before[0]
+
+
+def _indptr(sorted_rows: np.ndarray, n_rows: int) -> np.ndarray:
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(sorted_rows, minlength=n_rows), out=indptr[1:])
+    return indptr
+
+
+def transitions(inter: Interactions) -> sp.csr_matrix:
+    """Tracks x tracks: how many times track b directly follows track a in the playlists.
+
+    >>> t = transitions(Interactions.from_lists([[0, 1, 2], [1, 2], [2, 0]], n_tracks=3))
+    >>> t.toarray().astype(int).tolist()
+    [[0, 1, 0], [0, 0, 2], [1, 0, 0]]
+    """
+    n = inter.n_tracks
+    if inter.n_entries < 2:
+        return sp.csr_matrix((n, n), dtype=np.float32)
+    src = inter.tracks[:-1].astype(np.int64)
+    dst = inter.tracks[1:].astype(np.int64)
+    ok = np.ones(len(src), dtype=bool)
+    ok[inter.indptr[1:-1] - 1] = False  # pairs across two playlists
+    ok &= src != dst
+    m = sp.csr_matrix((np.ones(int(ok.sum()), dtype=np.float32), (src[ok], dst[ok])), shape=(n, n))
+    m.sum_duplicates()
+    m.sort_indices()
+    return m
+
+
+def _as_block(block: sp.spmatrix | np.ndarray) -> sp.csr_matrix | np.ndarray:
+    if sp.issparse(block):
+        csr = sp.csr_matrix(block)
+        csr.sort_indices()
+        return csr
+    return np.asarray(block, dtype=np.float32)
 
 
 def generate(generators: Sequence[Recommender], queries: Sequence[Query], k: int) -> Lists:
-    """Every generator's top `k` for every query; back-filled entries are marked absent (-1)."""
+    """Every generator's top `k` for every query (back-filled entries are marked absent, -1),
+    and its whole score block for the batch."""
     items = np.full((len(generators), len(queries), k), -1, dtype=np.int32)
     scores = np.full((len(generators), len(queries), k), np.nan, dtype=np.float32)
+    blocks: list[sp.csr_matrix | np.ndarray | None] = []
     for g, model in enumerate(generators):
-        recs = model.recommend(queries, k)
-        own = np.isfinite(recs.scores)  # NaN = popularity back-fill, not the model's opinion
-        items[g] = np.where(own, recs.items, -1)
-        scores[g] = np.where(own, recs.scores, np.nan)
-    return Lists(items, scores)
+        block = _as_block(model._score(queries))
+        for j, query in enumerate(queries):
+            row_items, row_scores = model._top_k(block, j, query, k)
+            own = np.isfinite(row_scores)  # NaN = popularity back-fill, not the model's opinion
+            items[g, j, : len(row_items)] = np.where(own, row_items, -1)
+            scores[g, j, : len(row_scores)] = np.where(own, row_scores, np.nan)
+        blocks.append(block)
+    return Lists(items, scores, tuple(blocks))
 
 
 def feature_names(generator_names: Sequence[str]) -> list[str]:
-    per = [f"{n}:{kind}" for n in generator_names for kind in ("score", "relative", "rank")]
-    return [
-        *per,
-        "track_log_count",
-        "artist_log_count",
-        "seed_artist_share",
-        "seed_album_share",
-        "seed_artist_count",
-        "n_seeds",
-        "is_prefix",
-        "has_title",
-        "num_tracks",
-        "n_generators",
-    ]
+    per = [f"{n}:{kind}" for n in generator_names for kind in PER_GENERATOR]
+    return [*per, *SHARED]
+
+
+def lookup(block: sp.csr_matrix | np.ndarray | None, j: int, cands: np.ndarray) -> np.ndarray:
+    """Row `j` of a score block at `cands` (NaN where the block holds no finite score).
+
+    >>> b = sp.csr_matrix(np.array([[0.0, 2.0, 0.0, 3.0]], dtype=np.float32))
+    >>> lookup(b, 0, np.array([1, 2, 3])).tolist()
+    [2.0, nan, 3.0]
+    """
+    out = np.full(len(cands), np.nan, dtype=np.float32)
+    if block is None or len(cands) == 0:
+        return out
+    if isinstance(block, np.ndarray):
+        vals = block[j, cands].astype(np.float32)
+        return np.where(np.isfinite(vals), vals, np.nan).astype(np.float32)
+    lo, hi = block.indptr[j], block.indptr[j + 1]
+    if lo == hi:
+        return out
+    idx = block.indices[lo:hi]
+    pos = np.minimum(np.searchsorted(idx, cands), len(idx) - 1)
+    hit = idx[pos] == cands
+    out[hit] = block.data[lo:hi][pos[hit]]
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def _row_stats(
+    matrix: sp.csr_matrix, rows: np.ndarray, cands: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(max, sum) over `rows` of `matrix[rows, c]` for every candidate c (0 where absent)."""
+    n = len(cands)
+    if len(rows) == 0 or n == 0:
+        return np.zeros(n, dtype=np.float32), np.zeros(n, dtype=np.float32)
+    starts, ends = matrix.indptr[rows], matrix.indptr[rows + 1]
+    lengths = ends - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(n, dtype=np.float32), np.zeros(n, dtype=np.float32)
+    take = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
+    cols, vals = matrix.indices[take], matrix.data[take]
+    pos = np.minimum(np.searchsorted(cands, cols), n - 1)
+    hit = cands[pos] == cols
+    pos, vals = pos[hit], vals[hit]
+    sums = np.bincount(pos, weights=vals, minlength=n).astype(np.float32)
+    maxes = np.zeros(n, dtype=np.float32)
+    np.maximum.at(maxes, pos, vals)
+    return maxes, sums
+
+
+def _boundaries(query: Query, n_valid: int, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (into the valid seeds) of seeds whose next / previous position is missing.
+
+    Without known positions the valid seeds are taken as a prefix (unknown ids are dropped, as
+    everywhere else).
+
+    >>> q = Query(seeds=np.array([5, 6, 7]), positions=np.array([1, 2, 5]), num_tracks=6)
+    >>> [b.tolist() for b in _boundaries(q, 3, np.ones(3, dtype=bool))]
+    [[1], [0, 2]]
+    """
+    if n_valid == 0:
+        return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+    if query.positions is None or len(query.positions) != len(query.seeds):
+        positions = np.arange(n_valid, dtype=np.int64)
+    else:
+        positions = np.asarray(query.positions, dtype=np.int64)[valid]
+    present = set(positions.tolist())
+    limit = query.num_tracks if query.num_tracks is not None else int(positions.max()) + 2
+    nxt = np.array([p + 1 < limit and p + 1 not in present for p in positions.tolist()])
+    prv = np.array([p > 0 and p - 1 not in present for p in positions.tolist()])
+    return np.flatnonzero(nxt), np.flatnonzero(prv)
+
+
+def _position_order(query: Query, valid: np.ndarray) -> np.ndarray:
+    if query.positions is None or len(query.positions) != len(query.seeds):
+        return np.arange(int(valid.sum()))
+    return np.argsort(np.asarray(query.positions)[valid], kind="stable")
 
 
 def features(lists: Lists, j: int, query: Query, side: Side) -> tuple[np.ndarray, np.ndarray]:
@@ -80,9 +281,15 @@ def features(lists: Lists, j: int, query: Query, side: Side) -> tuple[np.ndarray
     n_gen, _, k = lists.items.shape
     rows_items = lists.items[:, j, :]
     found_any = rows_items[rows_items >= 0]
+    valid_mask = (query.seeds >= 0) & (query.seeds < len(side.track_artist))
+    seeds = query.seeds[valid_mask].astype(np.int64)
+    mates = side.album_mates(seeds)
+    if len(mates):
+        mates = mates[~np.isin(mates, seeds)][: side.album_candidates]
+        found_any = np.concatenate([found_any.astype(np.int64), mates])
     cands = np.unique(found_any).astype(np.int64)
     n = len(cands)
-    x = np.full((n, 3 * n_gen + 10), np.nan, dtype=np.float32)
+    x = np.full((n, len(PER_GENERATOR) * n_gen + len(SHARED)), np.nan, dtype=np.float32)
     n_found = np.zeros(n, dtype=np.float32)
     for g in range(n_gen):
         items, scores = rows_items[g], lists.scores[g, j]
@@ -90,36 +297,61 @@ def features(lists: Lists, j: int, query: Query, side: Side) -> tuple[np.ndarray
         items, scores = items[valid].astype(np.int64), scores[valid]
         ranks = np.arange(1, len(items) + 1, dtype=np.float32)
         x[:, 3 * g + 2] = k + 1  # absent: beyond the list
-        if len(items) == 0 or n == 0:
+        if n == 0:
             continue
-        order = np.argsort(items, kind="stable")
-        pos = np.minimum(np.searchsorted(items[order], cands), len(items) - 1)
-        hit = items[order][pos] == cands
-        at = order[pos[hit]]
-        best = float(np.max(scores)) if len(scores) else 1.0
-        x[hit, 3 * g] = scores[at]
-        x[hit, 3 * g + 1] = scores[at] / best if best > 0 else np.nan
-        x[hit, 3 * g + 2] = ranks[at]
-        n_found += hit
+        block = lists.blocks[g] if g < len(lists.blocks) else None
+        full = lookup(block, j, cands)
+        best = float(np.max(scores)) if len(scores) else np.nan
+        if len(items):
+            order = np.argsort(items, kind="stable")
+            pos = np.minimum(np.searchsorted(items[order], cands), len(items) - 1)
+            hit = items[order][pos] == cands
+            at = order[pos[hit]]
+            full[hit] = scores[at]  # the model's own top-k score where it has one
+            x[hit, 3 * g + 2] = ranks[at]
+            n_found += hit
+        x[:, 3 * g] = full
+        x[:, 3 * g + 1] = full / best if best > 0 else np.nan
     base = 3 * n_gen
-    seeds = query.seeds.astype(np.int64)
-    seeds = seeds[(seeds >= 0) & (seeds < len(side.track_artist))]
+    ordered = seeds[_position_order(query, valid_mask)]
     artist = side.track_artist[cands]
     album = side.track_album[cands]
     n_seeds = len(seeds)
-    seed_artists = side.track_artist[seeds]
-    same_artist = _count_in(seed_artists, artist)
+    same_artist = _count_in(side.track_artist[seeds], artist)
     same_album = _count_in(side.track_album[seeds], album)
-    x[:, base + 0] = side.track_log_count[cands]
-    x[:, base + 1] = side.artist_log_count[cands]
-    x[:, base + 2] = same_artist / max(n_seeds, 1)
-    x[:, base + 3] = same_album / max(n_seeds, 1)
-    x[:, base + 4] = same_artist
-    x[:, base + 5] = n_seeds
-    x[:, base + 6] = float(query.is_prefix)
-    x[:, base + 7] = float(bool(query.name and query.name.strip()))
-    x[:, base + 8] = np.nan if query.num_tracks is None else float(query.num_tracks)
-    x[:, base + 9] = n_found
+    col = {name: base + i for i, name in enumerate(SHARED)}
+    x[:, col["track_log_count"]] = side.track_log_count[cands]
+    x[:, col["artist_log_count"]] = side.artist_log_count[cands]
+    x[:, col["album_share"]] = side.album_share[cands]
+    x[:, col["seed_artist_share"]] = same_artist / max(n_seeds, 1)
+    x[:, col["seed_album_share"]] = same_album / max(n_seeds, 1)
+    x[:, col["seed_artist_count"]] = same_artist
+    x[:, col["seed_album_count"]] = same_album
+    if side.similarity is not None and n:
+        x[:, col["sim_max"]], x[:, col["sim_sum"]] = _row_stats(side.similarity, seeds, cands)
+        last = ordered[-5:]
+        x[:, col["sim_max_last5"]], x[:, col["sim_sum_last5"]] = _row_stats(
+            side.similarity, last, cands
+        )
+    nxt, prv = _boundaries(query, n_seeds, valid_mask)
+    by_position = seeds  # boundary indices refer to the valid seeds in query order
+    if side.transitions is not None and n:
+        x[:, col["follows_gap"]] = _row_stats(side.transitions, by_position[nxt], cands)[1]
+        before = side.before
+        assert before is not None
+        x[:, col["precedes_gap"]] = _row_stats(before, by_position[prv], cands)[1]
+    x[:, col["album_next"]] = _count_in(side.track_album[by_position[nxt]], album)
+    x[:, col["artist_next"]] = _count_in(side.track_artist[by_position[nxt]], artist)
+    x[:, col["album_prev"]] = _count_in(side.track_album[by_position[prv]], album)
+    x[:, col["artist_prev"]] = _count_in(side.track_artist[by_position[prv]], artist)
+    if n_seeds:
+        x[:, col["last_album"]] = album == side.track_album[ordered[-1]]
+        x[:, col["last_artist"]] = artist == side.track_artist[ordered[-1]]
+    x[:, col["n_seeds"]] = n_seeds
+    x[:, col["is_prefix"]] = float(query.is_prefix)
+    x[:, col["has_title"]] = float(bool(query.name and query.name.strip()))
+    x[:, col["num_tracks"]] = np.nan if query.num_tracks is None else float(query.num_tracks)
+    x[:, col["n_generators"]] = n_found
     return cands, x
 
 

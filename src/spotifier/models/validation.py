@@ -2,8 +2,9 @@
 
 `validation_cases(data, n, seed)` picks `n` training playlists, cuts challenge-category cases from
 them with `spotifier.split.sample_challenge`, and returns the training data with those playlists
-cut down to their seeds: fit on it, then score the cases as unseen queries. A held-out split is
-never touched.
+cut down to their seeds: fit on it, then score the cases as unseen queries. `hide_first=m` cuts m
+more playlists in the seed protocol's shape (first track hidden). A held-out split is never
+touched.
 """
 
 from __future__ import annotations
@@ -16,16 +17,33 @@ import numpy as np
 from spotifier.data import Interactions, TrainingData
 
 
-def validation_cases(data: TrainingData, n: int, seed: int) -> tuple[TrainingData, list[Any]]:
-    """(training data without the cases' hidden tracks, cases); at most a fifth of the rows."""
+def validation_cases(
+    data: TrainingData, n: int, seed: int, hide_first: int = 0
+) -> tuple[TrainingData, list[Any]]:
+    """(training data without the cases' hidden tracks, cases); at most a fifth of the rows.
+
+    `n` playlists are cut into the challenge's ten categories; `hide_first` more (taken from the
+    same fifth) into the seed protocol's shape: every track but the first visible, with the title.
+    """
     from spotifier.split import sample_challenge
+    from spotifier.split.sampling import hide_first_case
 
     inter = data.interactions
-    n = min(n, inter.n_playlists // 5)
+    budget = inter.n_playlists // 5
+    hide_first = max(0, hide_first)
+    if n + hide_first > budget:  # shrink both, keeping their proportion
+        hide_first = hide_first * budget // (n + hide_first)
+        n = budget - hide_first
     if n < 10:
         return data, []
-    rows = np.sort(np.random.default_rng(seed).choice(inter.n_playlists, size=n, replace=False))
+    rng = np.random.default_rng(seed)
+    picked = rng.choice(inter.n_playlists, size=n + hide_first, replace=False)
+    rows = np.sort(picked[:n])
     cases = sample_challenge(inter, rows, seed=seed)
+    for row in np.sort(picked[n:]).tolist():
+        case = hide_first_case(inter, int(row))
+        if case is not None:
+            cases.append(case)
     cut = cut_to_seeds(inter, cases)
     return TrainingData(cut, data.track_artist, data.track_album), cases
 
