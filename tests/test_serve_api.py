@@ -416,6 +416,7 @@ def test_the_batcher_keeps_arrival_order_and_isolates_errors():
     names = ["a", "b", "boom", "c", "d", "e", "f"]
     requests = [failing.prepare(uris[i : i + 3], name, 10) for i, name in enumerate(names)]
     answers = _gather(batcher, requests)
+    batcher.close()
     assert order == [n for n in names if n != "boom"]  # first come, first served
     assert (batcher.batches, batcher.scored) == (3, 7)  # 3 + 3 + 1
     for name, request, answer in zip(names, requests, answers, strict=True):

@@ -4,8 +4,8 @@ Every error is a JSON object `{"error": code, "message": text}` with a 4xx statu
 is 400, a body over `MAX_BODY_BYTES` is 413, a request that breaks the schema (types, `k`,
 seed count, unknown fields) is 422, an unknown model is 404.
 
-`POST /v1/continuations` is the hot path. Its requests are scored by one `Batcher` on the event
-loop, in arrival order, several at once; answers are assembled from pre-encoded JSON bytes. A
+`POST /v1/continuations` is the hot path. Its requests are scored by one `Batcher` (one scoring
+thread), in arrival order, several at once; answers are assembled from pre-encoded JSON bytes. A
 valid JSON request without a query string is answered by `FastContinuations` before FastAPI's
 routing (orjson + the same pydantic model, then the batcher); anything else (a query string,
 another or no content type, any invalid body) goes through the FastAPI route, which gives the errors
