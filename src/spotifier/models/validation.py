@@ -18,9 +18,9 @@ from spotifier.data import Interactions, TrainingData
 
 
 def validation_cases(
-    data: TrainingData, n: int, seed: int, hide_first: int = 0
+    data: TrainingData, n: int, seed: int, hide_first: int = 0, max_share: float = 0.2
 ) -> tuple[TrainingData, list[Any]]:
-    """(training data without the cases' hidden tracks, cases); at most a fifth of the rows.
+    """(training data without the cases' hidden tracks, cases); at most `max_share` of the rows.
 
     `n` playlists are cut into the challenge's ten categories; `hide_first` more (taken from the
     same fifth) into the seed protocol's shape: every track but the first visible, with the title.
@@ -29,7 +29,7 @@ def validation_cases(
     from spotifier.split.sampling import hide_first_case
 
     inter = data.interactions
-    budget = inter.n_playlists // 5
+    budget = int(inter.n_playlists * max_share + 1e-9)
     hide_first = max(0, hide_first)
     if n + hide_first > budget:  # shrink both, keeping their proportion
         hide_first = hide_first * budget // (n + hide_first)
