@@ -66,6 +66,10 @@ def build_home(root: Path, playlists: int, models: list[str]) -> Path:
 
 def request_bodies(home: Path, n_seeds: int, count: int, k: int) -> list[dict]:
     """`count` requests, each the first `n_seeds` tracks of a real playlist of the store."""
+    return _bodies_and_size(home, n_seeds, count, k)[0]
+
+
+def _bodies_and_size(home: Path, n_seeds: int, count: int, k: int) -> tuple[list[dict], str]:
     from spotifier import store
     from spotifier.home import Home
 
@@ -81,7 +85,7 @@ def request_bodies(home: Path, n_seeds: int, count: int, k: int) -> list[dict]:
         bodies.append(
             {"name": str(inter.titles[row]), "tracks": catalog.track_uris[seeds].tolist(), "k": k}
         )
-    return bodies
+    return bodies, f"{inter.n_playlists:,} playlists, {catalog.n_tracks:,} tracks"
 
 
 def cpu_seconds(pid: int) -> float:
@@ -377,7 +381,8 @@ def main() -> None:
             check=True,
         ).stdout.strip()
         variants.insert(0, (f"before ({rev})", export_src(args.before, Path(tmp.name))))
-    bodies = request_bodies(home, args.seeds, 500, args.k)
+    bodies, size = _bodies_and_size(home, args.seeds, 500, args.k)
+    world = f"{world} ({size})"
     quiet = wait_for_quiet(args.wait_quiet)
     load_start = os.getloadavg()
     rows = []
@@ -510,8 +515,8 @@ def ratios(rows: list[dict]) -> list[str]:
                     out.append(
                         f"{r['model']}, {r['workers']} worker(s), {r['client']} client, c=32: "
                         f"now vs {other}: p99 {old['p99']:.1f} -> {r['p99']:.1f} ms "
-                        f"(x{old['p99'] / r['p99']:.1f} lower), throughput "
-                        f"{old['rps']:.0f} -> {r['rps']:.0f} req/s"
+                        f"(x{r['p99'] / old['p99']:.2f}), throughput "
+                        f"{old['rps']:.0f} -> {r['rps']:.0f} req/s (x{r['rps'] / old['rps']:.2f})"
                     )
     return out
 
