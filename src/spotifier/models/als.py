@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from spotifier.data import Query, TrainingData
 from spotifier.errors import require
-from spotifier.models.base import ModelConfig, Recommender, Scores
+from spotifier.models.base import ModelConfig, Recommender, Scores, contenders
 from spotifier.models.similarity import columns_to_csr
 from spotifier.progress import blas_threads, cpu_count
 
@@ -117,11 +117,8 @@ class ALS(Recommender):
         shape = (len(queries), self.n_tracks)
         if scores.shape[1] <= self.max_candidates:
             return columns_to_csr(scores, rows, known, shape)
-        # Hand the base class each row's best `max_candidates` only (one partition per row).
-        keep = np.sort(
-            np.argpartition(-scores, self.max_candidates - 1, axis=1)[:, : self.max_candidates],
-            axis=1,
-        )
+        # Hand the base class each row's best `max_candidates` only.
+        keep = np.sort(best_columns(scores, self.max_candidates), axis=1)
         indptr = np.zeros(len(queries) + 1, dtype=np.int64)
         counts = np.zeros(len(queries), dtype=np.int64)
         counts[rows] = self.max_candidates
@@ -152,3 +149,22 @@ class ALS(Recommender):
             affinity = seed_factors @ self.item_factors[item]
             out.append(f"like seed track {int(valid[int(np.argmax(affinity))]) + 1}")
         return out
+
+
+def best_columns(scores: np.ndarray, n: int) -> np.ndarray:
+    """Each row's `n` highest columns (in no order), as a (rows, n) array.
+
+    A row first drops to its contenders (values above a floor read off a sample of the row),
+    then partitions those: about 8x less work than partitioning all of a long row.
+
+    >>> np.sort(best_columns(np.array([[0.1, 0.9, 0.5], [3.0, 1.0, 2.0]]), 2), axis=1).tolist()
+    [[1, 2], [0, 2]]
+    """
+    out = np.empty((scores.shape[0], n), dtype=np.int64)
+    for i, row in enumerate(scores):
+        above = contenders(row, n)
+        if above is None:
+            out[i] = np.argpartition(-row, n - 1)[:n]
+        else:
+            out[i] = above[np.argpartition(-row[above], n - 1)[:n]]
+    return out

@@ -133,6 +133,10 @@ class Recommender(ABC):
             vals = np.asarray(block.data[lo:hi], dtype=np.float32)
         else:
             cand, vals = _dense_candidates(np.asarray(block[j], dtype=np.float32), seeds, k)
+        above = contenders(vals, k + len(seeds))
+        if above is not None:
+            # A long row (a factor model scores every track): only what can reach the top k.
+            cand, vals = cand[above], vals[above]
         if len(seeds):
             # seeds are sorted (np.unique): a binary search per candidate beats np.isin here.
             at = np.minimum(np.searchsorted(seeds, cand), len(seeds) - 1)
@@ -232,6 +236,33 @@ def _dense_candidates(
     else:
         cand = np.flatnonzero(row > -np.inf)
     return cand, row[cand]
+
+
+def contenders(vals: np.ndarray, need: int) -> np.ndarray | None:
+    """Positions of the `vals` at or above a floor chosen from a sample so that about four times
+    `need` pass; None when `vals` is short or fewer than `need` passed (look at everything).
+
+    The top `need` values are kept exactly, ties included: at least `need` values are at or
+    above the floor, so the need-th largest value is too.
+
+    >>> vals = np.arange(100_000, dtype=np.float32)
+    >>> above = contenders(vals, 500)
+    >>> 500 <= len(above) < 5_000 and set(range(99_500, 100_000)) <= set(above.tolist())
+    True
+    >>> contenders(vals[:1000], 500) is None
+    True
+    """
+    m = len(vals)
+    if need < 1 or m < max(50_000, 32 * need):
+        return None
+    stride = m // (8 * need)  # a sample of about 8 * need values
+    sample = vals[::stride]
+    rank = min(len(sample), 4 * need // stride + 2)
+    floor = np.partition(sample, len(sample) - rank)[len(sample) - rank]
+    if not np.isfinite(floor):
+        return None
+    above = np.flatnonzero(vals >= floor)
+    return above if len(above) >= need else None
 
 
 def top_k_stable(cand: np.ndarray, vals: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
