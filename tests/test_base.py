@@ -136,7 +136,7 @@ def test_als_best_columns_are_each_rows_top_n(seed, n):
     from spotifier.models.als import best_columns
 
     rng = np.random.default_rng(seed)
-    scores = rng.standard_normal((3, 70_000)).astype(np.float32)  # distinct values
+    scores = rng.standard_normal((3, 70_000))  # float64: distinct values
     scores[1] = np.sort(scores[1])  # the best at the end: a sample must still find them
     got = best_columns(scores, n)
     for row, cols in zip(scores, got, strict=True):
