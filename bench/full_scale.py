@@ -255,6 +255,12 @@ def main() -> None:
         help="gzip the slices (default: on at 500k playlists and more)",
     )
     parser.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="run nothing: report the stages recorded in WORK/stages.json (e.g. of a run that "
+        "was stopped) and append that section",
+    )
     args = parser.parse_args()
     args.models = [m.strip() for m in args.models.split(",") if m.strip()]
     if not args.models:
@@ -274,6 +280,8 @@ def main() -> None:
     work = args.work.resolve()
     world, home, logs = work / "world", work / "home", work / "logs"
     submission = home / "submission.csv.gz"
+    if args.report:
+        args.resume, args.keep = True, True
     if not args.resume:
         for folder in (world, home):  # only what this script creates, never the whole --work
             if folder.exists():
@@ -294,6 +302,14 @@ def main() -> None:
     error: BaseException | None = None
     entries = playlists = 0
     for stage in stages:
+        if args.report:
+            if stage.name in records:
+                stage.status = "earlier run"
+                for key in RECORDED:
+                    setattr(stage, key, records[stage.name].get(key, getattr(stage, key)))
+            else:
+                stage.status = "not run"
+            continue
         if args.resume and stage.name not in args.redo and finished(stage, world, home, records):
             earlier = records.get(stage.name)
             if earlier:

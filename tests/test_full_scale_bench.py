@@ -117,3 +117,21 @@ def test_records_survive_and_belong_to_one_world(tmp_path: Path) -> None:
     (home / "store.duckdb").write_bytes(b"")
     assert fs.finished(plan["ingest"], world, home, records)
     assert not fs.finished(plan["ingest"], world, home, {})
+
+
+def test_report_only_reads_the_records_and_claims_nothing_unmeasured(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    stage = fs.Stage("generate", ["x"], seconds=30.0, rss_max=10**9, rss_tree=2 * 10**9)
+    fs.save_record(work / "stages.json", 1000, 0, stage)
+    flags = ["--report", "--no-record", "--models", "als"]
+    out = subprocess.run(
+        [sys.executable, str(SCRIPT), "--playlists", "1000", "--work", str(work), *flags],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "earlier run" in out.stdout and "not run" in out.stdout
+    assert "whole pipeline < 1 h: 30 s (not every stage ran) -> not measured" in out.stdout
+    assert not (work / "home").exists()  # nothing was run
