@@ -27,6 +27,7 @@ import os
 import platform
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -290,6 +291,8 @@ def main() -> None:
     logs.mkdir(parents=True, exist_ok=True)
 
     stages = plan(args, world, home, submission)
+    # `kill` stops the run like Ctrl-C: the stage in progress is ended, the rest is reported.
+    signal.signal(signal.SIGTERM, _interrupt)
     unknown_redo = args.redo - {s.name for s in stages}
     if unknown_redo:
         parser.error(f"--redo: no stage named {sorted(unknown_redo)}")
@@ -483,6 +486,10 @@ def main() -> None:
         print(f"kept {work} (home: {home})")
     if error is not None:
         sys.exit(1)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _short(argv: list[str], world: Path, home: Path) -> str:
