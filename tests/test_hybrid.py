@@ -230,3 +230,11 @@ def test_a_hybrid_saved_with_another_feature_set_asks_for_retraining(fitted, tmp
     np.savez(tmp_path / "arrays.npz", **arrays)
     with pytest.raises(InvalidInputError, match="train it again"):
         Recommender.load(tmp_path)
+
+
+def test_artist_credit_labels_train_a_ranker() -> None:
+    world = clustered_world(200, seed=7)
+    model = create("hybrid", [*FAST, "artist_gain=0.25", "refit=false"]).fit(world)
+    assert getattr(model, "ranker", None) is not None
+    items, _ = model.recommend([Query(seeds=world.interactions.playlist(2)[:5])], 20).row(0)
+    assert len(set(items.tolist())) == 20

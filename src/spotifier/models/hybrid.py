@@ -43,8 +43,17 @@ class HybridConfig(ModelConfig):
     the data once the ranker is trained. The rest: LightGBM lambdarank (negatives: non-relevant
     candidates kept per training case; truncation: lambdarank_truncation_level).
 
-    Defaults chosen on the default world; `bench/hybrid_bench.py` and the module's tests record
-    the measurements (see the issue-5 report in README's Models section)."""
+    artist_gain: gain of a non-held-out track by a held-out track's artist (R-precision's
+    artist credit) in the lambdarank labels; 0 = binary labels.
+
+    Measured on the default world (`spotifier evaluate hybrid --split default`; R-prec / NDCG):
+    the first version (300 per generator, 1,500 validation playlists) 0.1057 / 0.1716; every
+    generator's score for every candidate, similarity and order features, title-only queries to
+    `title`, 3,000 + 600 hide-first-shaped cases 0.1072 / 0.1755; + refit and 100 album mates
+    0.1118 / 0.1876; 400 per generator and 200 album mates 0.1123 / 0.1906; a quarter of the
+    playlists as cases, 1,500 hide-first-shaped 0.1124 / 0.1906 (the defaults; hide-first
+    hit@100 0.148). Tried and not kept: artist_gain 0.25 (0.1116 / 0.1900), num_leaves 63 with
+    min_data_in_leaf 50 (0.1116 / 0.1890), 300 negatives (worse on held-back validation cases)."""
 
     generators: tuple[str, ...] = (
         "als",
