@@ -158,3 +158,21 @@ def test_errors_are_one_line(world, capsys, monkeypatch):
 def test_every_command_has_help(command, capsys, monkeypatch):
     code, out, _ = run(capsys, monkeypatch, command, "--help")
     assert code == 0 and "Usage" in out and len(out) > 200
+
+
+def test_split_names_follow_the_protocol(world, capsys, monkeypatch):
+    """A hide-first split built without --name never replaces the challenge split."""
+    _, home = world
+    h = ["-q", "--home", str(home)]
+    code, out, err = run(capsys, monkeypatch, *h, "split", "--playlists", "100", "--json")
+    assert code == 0, err
+    challenge_meta = (home / "splits" / "default" / "meta.json").read_text()
+    code, out, err = run(
+        capsys, monkeypatch, *h, "split", "--protocol", "hide-first", "--playlists", "200"
+    )
+    assert code == 0, err
+    assert "split 'hide-first' (hide-first)" in out
+    assert (home / "splits" / "default" / "meta.json").read_text() == challenge_meta
+    assert json.loads((home / "splits" / "hide-first" / "meta.json").read_text())["protocol"] == (
+        "hide-first"
+    )

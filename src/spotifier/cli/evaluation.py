@@ -28,7 +28,12 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def split(
         ctx: typer.Context,
-        name: str = typer.Option("default", "--name", help="Split name (home/splits/NAME/)."),
+        name: str | None = typer.Option(
+            None,
+            "--name",
+            help="Split name (home/splits/NAME/); default: 'default', or 'hide-first' for that "
+            "protocol (so building one never replaces the other).",
+        ),
         playlists: int = typer.Option(
             10_000,
             "--playlists",
@@ -42,6 +47,8 @@ def register(app: typer.Typer) -> None:
         """Build a held-out split: the challenge's 10 categories, or the seed's hide-first."""
         from spotifier.split import build_split
 
+        if name is None:
+            name = "hide-first" if protocol == "hide-first" else "default"
         meta = build_split(home_of(ctx), name, playlists, seed, protocol)
         if as_json:
             print_json(meta)
