@@ -91,5 +91,8 @@ def test_strict_ingest_fails_through_the_cli(tmp_path: Path) -> None:
     result = runner.invoke(app, ["--home", home, "ingest", str(tmp_path / "w"), "--strict"])
     assert result.exit_code != 0
     assert "pid 1: tracks" in str(result.exception)
+    # nothing was ingested, and a fresh home keeps no empty store: stats says to ingest first
+    assert not (tmp_path / "h" / "store.duckdb").exists()
     stats = runner.invoke(app, ["--home", home, "stats", "--json"])
-    assert json.loads(stats.stdout)["playlists"] == 0  # nothing was ingested
+    assert stats.exit_code != 0
+    assert "no store yet" in str(stats.exception)
