@@ -109,15 +109,23 @@ class Hybrid(Recommender):
         self.transitions = hf.transitions(stage_one.interactions)
         self.side = self._side(data.track_artist, data.track_album)
         self._train_ranker(cases)
-        if "title" in cfg.generators:
-            # Zero-seed queries are the title model's alone: fitted on all the data, as `title`.
-            from spotifier.models.registry import create
-
-            self.title_model = create("title", [f"seed={cfg.seed}"]).fit(data)
         if cfg.refit:
             self.generators = self._fit_generators(data)
             self.transitions = hf.transitions(data.interactions)
             self.side = self._side(data.track_artist, data.track_album)
+        if "title" in cfg.generators:
+            # Zero-seed queries are the title model's alone, fitted on all the data as `title`:
+            # after a refit that is the title generator itself (not fitted a second time).
+            from spotifier.models.registry import create
+
+            self.title_model = (
+                self._refitted_title()
+                if cfg.refit
+                else create("title", [f"seed={cfg.seed}"]).fit(data)
+            )
+
+    def _refitted_title(self) -> Recommender:
+        return self.generators[self.config.generators.index("title")]
 
     def _side(self, track_artist: np.ndarray, track_album: np.ndarray) -> hf.Side:
         similarity = None
@@ -301,7 +309,7 @@ class Hybrid(Recommender):
             sub = path / "generators" / name
             sub.mkdir(parents=True)
             model.save(sub)
-        if self.title_model is not None:
+        if self.title_model is not None and self.title_model not in self.generators:
             (path / "title-all").mkdir()
             self.title_model.save(path / "title-all")
         if self.ranker is not None:
@@ -313,6 +321,8 @@ class Hybrid(Recommender):
         ]
         if (path / "title-all" / "config.json").exists():
             self.title_model = Recommender.load(path / "title-all")
+        elif self.config.refit and "title" in self.config.generators:
+            self.title_model = self._refitted_title()  # saved once, as a generator
         self.side = self._side(*self._arrays)
         ranker_file = path / "ranker.txt"
         if ranker_file.exists():
