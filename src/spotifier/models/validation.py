@@ -23,7 +23,8 @@ def validation_cases(
     """(training data without the cases' hidden tracks, cases); at most `max_share` of the rows.
 
     `n` playlists are cut into the challenge's ten categories; `hide_first` more (within the same
-    `max_share` budget) into the seed protocol's shape: every track but the first visible, with the title.
+    `max_share` budget) into the seed protocol's shape: every track but the first visible, with the
+    title.
     """
     from spotifier.split import sample_challenge
     from spotifier.split.sampling import hide_first_case
