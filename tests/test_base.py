@@ -130,14 +130,57 @@ def test_long_rows_skip_to_their_contenders_exactly(seed, k, levels, sparse):
     assert np.array_equal(fast.scores, slow.scores, equal_nan=True)
 
 
-@settings(max_examples=15, deadline=None)
-@given(st.integers(0, 10_000), st.sampled_from([1, 100, 2000]))
-def test_als_best_columns_are_each_rows_top_n(seed, n):
-    from spotifier.models.als import best_columns
+def _random_als(rng: np.random.Generator, n: int, factors: int = 8):
+    from spotifier.models.als import ALS, ALSConfig
 
+    model = ALS(ALSConfig(factors=factors, min_count=2))
+    # Norms spread, but not so much that the largest always win: the bound must prune the rest.
+    scale = np.exp(rng.normal(0.0, 0.3, size=(n, 1)))
+    model.item_factors = (rng.standard_normal((n, factors)) * scale).astype(np.float32)
+    model.n_tracks = n
+    model.popularity_counts = rng.integers(0, 5, size=n)
+    model.popularity_order = np.argsort(-model.popularity_counts, kind="stable")
+    return model
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.integers(0, 10_000), st.sampled_from([1, 10, 500]), st.sampled_from([0, 1, 25]))
+def test_als_norm_pruned_top_k_is_the_brute_force_top_k(seed, k, n_seeds):
     rng = np.random.default_rng(seed)
-    scores = rng.standard_normal((3, 70_000))  # float64: distinct values
-    scores[1] = np.sort(scores[1])  # the best at the end: a sample must still find them
-    got = best_columns(scores, n)
-    for row, cols in zip(scores, got, strict=True):
-        assert set(cols.tolist()) == set(np.argsort(-row)[:n].tolist())
+    model = _random_als(rng, 40_000)
+    model.head_size = 1_000  # small, so that most queries need the tail too
+    known = np.flatnonzero(model.popularity_counts >= 2)
+    queries = [Query(seeds=rng.choice(known, size=n_seeds, replace=False)) for _ in range(5)]
+    got = model.recommend(queries, k)
+    for query, items, scores in zip(queries, got.items, got.scores, strict=True):
+        u = model.fold_in(query)
+        if u is None:  # no seed: popularity back-fill only
+            assert np.isnan(scores).all()
+            continue
+        brute = model.item_factors[known].astype(np.float64) @ u.astype(np.float64)
+        brute[np.isin(known, query.seeds)] = -np.inf
+        kth = np.sort(brute)[-k]
+        assert not np.isin(items, query.seeds).any()
+        assert len(set(items.tolist())) == k
+        # Every chosen track is (up to float32 rounding) as good as the k-th best non-seed track.
+        chosen = brute[np.searchsorted(known, items)]
+        assert chosen.min() >= kth - 1e-4 * max(1.0, abs(kth))
+        assert np.all(np.diff(scores) <= 0)
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.integers(0, 10_000))
+def test_als_score_block_holds_exactly_each_rows_best_candidates(seed):
+    rng = np.random.default_rng(seed)
+    model = _random_als(rng, 100_000)
+    model.head_size = 2_000
+    known = np.flatnonzero(model.popularity_counts >= 2)
+    queries = [Query(seeds=rng.choice(known, size=10, replace=False)), Query(seeds=np.array([]))]
+    block = model._score(queries)
+    assert block.indptr[2] - block.indptr[1] == 0  # no seed, no row
+    cols = block.indices[: block.indptr[1]]
+    assert len(cols) == model.max_candidates
+    u = model.fold_in(queries[0])
+    brute = model.item_factors[known].astype(np.float64) @ u.astype(np.float64)
+    floor = np.sort(brute)[-model.max_candidates]
+    assert brute[np.searchsorted(known, cols)].min() >= floor - 1e-4 * max(1.0, abs(floor))

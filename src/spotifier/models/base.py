@@ -96,6 +96,11 @@ class Recommender(ABC):
         candidates. Seeds may be scored; the base class removes them.
         """
 
+    def _score_top(self, queries: Sequence[Query], k: int) -> Scores:
+        """`_score` for a caller that keeps only each row's top `k` once seeds are removed; a model
+        may then leave out candidates that cannot make it (e.g. `als` prunes by a norm bound)."""
+        return self._score(queries)
+
     @property
     def is_fitted(self) -> bool:
         return self.n_tracks > 0
@@ -111,7 +116,7 @@ class Recommender(ABC):
         scores = np.full((n, k), np.nan, dtype=np.float32)
         for start in range(0, n, self.batch_size):
             batch = queries[start : start + self.batch_size]
-            block = self._score(batch)
+            block = self._score_top(batch, k)
             if sp.issparse(block):
                 # Each row's stored entries are distinct candidates (scipy products and COO->CSR
                 # conversion guarantee it), so no sum_duplicates (a full index sort) is needed.

@@ -56,6 +56,11 @@ SHARED = (
     "has_title",
     "num_tracks",
     "n_generators",
+    "n_missing",
+    "sim_next",
+    "sim_prev",
+    "album_step_next",
+    "album_step_prev",
 )
 
 
@@ -82,6 +87,7 @@ class Side:
     track_log_count: np.ndarray
     artist_log_count: np.ndarray
     album_share: np.ndarray
+    album_rank: np.ndarray | None = None
     transitions: sp.csr_matrix | None = None
     similarity: sp.csr_matrix | None = None
     album_tracks: sp.csr_matrix | None = None
@@ -109,12 +115,17 @@ class Side:
             (np.ones(len(order), dtype=np.float32), order, _indptr(track_album[order], n_albums)),
             shape=(n_albums, len(track_album)),
         )
+        # Each seen track's rank among its album's tracks by plays (0 = most played).
+        album_rank = np.full(len(track_album), np.nan, dtype=np.float32)
+        starts = _indptr(track_album[order], n_albums)[track_album[order]]
+        album_rank[order] = np.arange(len(order)) - starts
         return cls(
             track_artist.astype(np.int32),
             track_album.astype(np.int32),
             np.log1p(counts).astype(np.float32),
             np.log1p(artist_counts)[track_artist].astype(np.float32),
             (counts / np.maximum(album_counts[track_album], 1.0)).astype(np.float32),
+            album_rank,
             transitions,
             similarity,
             album_tracks,
@@ -352,7 +363,30 @@ def features(lists: Lists, j: int, query: Query, side: Side) -> tuple[np.ndarray
     x[:, col["has_title"]] = float(bool(query.name and query.name.strip()))
     x[:, col["num_tracks"]] = np.nan if query.num_tracks is None else float(query.num_tracks)
     x[:, col["n_generators"]] = n_found
+    if query.num_tracks is not None:
+        x[:, col["n_missing"]] = float(query.num_tracks - n_seeds)
+    if side.similarity is not None and n:
+        x[:, col["sim_next"]] = _row_stats(side.similarity, by_position[nxt], cands)[0]
+        x[:, col["sim_prev"]] = _row_stats(side.similarity, by_position[prv], cands)[0]
+    if side.album_rank is not None:
+        x[:, col["album_step_next"]] = _album_step(side, by_position[nxt], cands, album)
+        x[:, col["album_step_prev"]] = _album_step(side, by_position[prv], cands, album)
     return cands, x
+
+
+def _album_step(side: Side, seeds: np.ndarray, cands: np.ndarray, album: np.ndarray) -> np.ndarray:
+    """For candidates on a seed's album: the candidate's rank by plays within the album minus
+    that seed's (the first such seed); NaN for the others."""
+    out = np.full(len(cands), np.nan, dtype=np.float32)
+    if len(seeds) == 0 or side.album_rank is None:
+        return out
+    seed_album = side.track_album[seeds]
+    order = np.argsort(seed_album, kind="stable")
+    seed_album, seed_rank = seed_album[order], side.album_rank[seeds[order]]
+    pos = np.minimum(np.searchsorted(seed_album, album), len(seed_album) - 1)
+    hit = seed_album[pos] == album
+    out[hit] = side.album_rank[cands[hit]] - seed_rank[pos[hit]]
+    return out
 
 
 def _count_in(pool: np.ndarray, values: np.ndarray) -> np.ndarray:
