@@ -20,6 +20,7 @@ from spotifier.errors import InvalidInputError
 from spotifier.home import Home
 from spotifier.store import (
     INVALID_FILE,
+    columns,
     connect,
     ingest,
     load_catalog,
@@ -328,3 +329,60 @@ def test_a_changed_slice_is_refused_not_mixed_in(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match=r"mpd.slice.0-999.json: changed since it was"):
         ingest(tmp_path / "h", tmp_path / "w", workers=1)
     assert dump(tmp_path / "h") == before
+
+
+def _three_slices_with_a_conflict(folder: Path) -> None:
+    write_slice(folder, [playlist(0, [1, 2, 3, 4, 5])], first=0)
+    renamed = dict(track(3), album_name="Not album 3")
+    # pid 1000 is rejected (track 3's album renamed): tracks 20-23 arrive only with it
+    write_slice(
+        folder,
+        [playlist(1000, [renamed, 20, 21, 22, 23]), playlist(1001, [30, 31, 32, 33, 2])],
+        first=1000,
+    )
+    write_slice(
+        folder,
+        [playlist(2000, [33, 20, 40, 1, 41]), playlist(2001, [21, 42, 30, 5, 43])],
+        first=2000,
+    )
+
+
+def test_one_run_over_slices_finds_what_earlier_slices_stored(tmp_path: Path) -> None:
+    """URIs stored by a slice of the same run (after a compaction) are found by the next one,
+    exactly as when each slice is ingested by a run of its own (which reads them back)."""
+    _three_slices_with_a_conflict(tmp_path / "w")
+    one_run = ingest(tmp_path / "h", tmp_path / "w", workers=1)
+    assert (one_run.playlists, one_run.invalid_playlists) == (4, 1)
+    files = sorted(
+        (tmp_path / "w").glob("mpd.slice.*"), key=lambda p: int(p.name.split(".")[2].split("-")[0])
+    )
+    for i, file in enumerate(files):
+        (tmp_path / f"only{i}").mkdir()
+        (tmp_path / f"only{i}" / file.name).write_bytes(file.read_bytes())
+        ingest(tmp_path / "h2", tmp_path / f"only{i}", workers=1)
+    ours, theirs = dump(tmp_path / "h"), dump(tmp_path / "h2")
+    assert ours["tracks"] == theirs["tracks"] and ours["entries"] == theirs["entries"]
+    with connect(tmp_path / "h") as con:
+        uris = [
+            u for (u,) in con.execute("SELECT track_uri FROM tracks ORDER BY track_idx").fetchall()
+        ]
+    assert uris == [
+        track(n)["track_uri"] for n in (1, 2, 3, 4, 5, 30, 31, 32, 33, 20, 40, 41, 21, 42, 43)
+    ]
+
+
+def test_a_hash_clash_falls_back_to_an_exact_lookup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _three_slices_with_a_conflict(tmp_path / "w")
+    ingest(tmp_path / "clean", tmp_path / "w", workers=1)
+    # Every URI gets the same first hash: each lookup meets a clash and must go exact.
+    original = columns.hash_sql
+    monkeypatch.setattr(
+        columns,
+        "hash_sql",
+        lambda uri, name: original(uri, name).replace(f"hash({uri}) AS a", "42::UBIGINT AS a", 1),
+    )
+    report = ingest(tmp_path / "h", tmp_path / "w", workers=1)
+    assert (report.playlists, report.invalid_playlists) == (4, 1)
+    assert dump(tmp_path / "h") == dump(tmp_path / "clean")

@@ -60,10 +60,58 @@ class ParsedSlice:
     n_read: int = 0
     rejected: list[tuple[int | None, list[Violation]]] = field(default_factory=list)
     info_problems: list[Violation] = field(default_factory=list)
+    #: per kind ("tracks", "artists", "albums"): `uri_hashes` of its table, row for row
+    hashes: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     @property
     def n_playlists(self) -> int:
         return self.playlists.num_rows
+
+
+#: (slice table attribute, uri column, name column) of each kind of URI
+KINDS = (
+    ("artists", "artist_uri", "artist_name"),
+    ("albums", "album_uri", "album_name"),
+    ("tracks", "track_uri", "track_name"),
+)
+
+
+def hash_sql(uri: str, name: str) -> str:
+    """DuckDB select-list of `uri_hashes`: two 64-bit hashes of the URI (`a`, `b`: together the
+    URI's key), one of the name (`n`) and whether the name is missing (`missing`). The store's
+    rows are hashed with the same expression (`pipeline._Vocabulary`)."""
+    return (
+        f"hash({uri}) AS a, hash({uri} || '\x01') AS b, hash({name}) AS n, "
+        f"{name} IS NULL AS missing"
+    )
+
+
+_HASHER: Any = None
+
+
+def uri_hashes(table: pa.Table, uri: str, name: str, con: Any = None) -> dict[str, np.ndarray]:
+    """`hash_sql`'s columns for every row of `table`, in row order (DuckDB computes them; a
+    worker process keeps its own in-memory connection)."""
+    global _HASHER
+    if con is None:
+        if _HASHER is None:
+            import duckdb
+
+            _HASHER = duckdb.connect()
+            _HASHER.execute("SET threads = 1")
+        con = _HASHER
+    codes = np.arange(table.num_rows, dtype=np.int64)
+    con.register("_uris", pa.table({"code": codes, uri: table[uri], name: table[name]}))
+    try:
+        got = con.sql(f"SELECT code, {hash_sql(uri, name)} FROM _uris").fetchnumpy()
+    finally:
+        con.unregister("_uris")
+    order = np.argsort(got["code"], kind="stable")
+    return {key: np.asarray(got[key])[order] for key in ("a", "b", "n", "missing")}
+
+
+def take_hashes(hashes: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:
+    return {key: values[rows] for key, values in hashes.items()}
 
 
 def _types(values: Any) -> set[type]:
@@ -273,4 +321,8 @@ def parse_slice_file(path: str, known_md5: str | None = None) -> ParsedSlice | s
     data = parse_slice(text, file)
     parsed = columns_of(data["playlists"], file.name, md5, len(text))
     parsed.info_problems = validate_info(data.get("info"), file.name)
+    # Hashed here, in the worker: the parent then finds the URIs in the store by binary search.
+    parsed.hashes = {
+        attr: uri_hashes(getattr(parsed, attr), uri, name) for attr, uri, name in KINDS
+    }
     return parsed
