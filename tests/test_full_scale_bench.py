@@ -66,6 +66,22 @@ def test_plan_caps_the_split_and_orders_stages(tmp_path: Path) -> None:
     big = fs.plan(_args(playlists=1_000_000), world, home, home / "s.csv.gz")[2].argv
     assert big[big.index("--playlists") + 1] == "10000"
     assert fs._short(stages[1].argv, world, home) == "spotifier --home H -q ingest W --json"
+    assert "--set" not in stages[4].argv
+    tuned = fs.plan(_args(overrides={"hybrid": ["refit=false"]}), world, home, home / "s")
+    assert tuned[4].argv[-2:] == ["--set", "refit=false"] and "--set" not in tuned[3].argv
+
+
+def test_set_options_are_checked() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    assert fs.parse_sets(["hybrid:refit=false", "als:factors=32"], ["als", "hybrid"], parser) == {
+        "hybrid": ["refit=false"],
+        "als": ["factors=32"],
+    }
+    for bad in ("refit=false", "hybrid:refit", "ease:k=1"):
+        with pytest.raises(SystemExit):
+            fs.parse_sets([bad], ["als", "hybrid"], parser)
 
 
 def test_resume_detects_finished_outputs(tmp_path: Path) -> None:
