@@ -53,33 +53,29 @@ def top_k_per_row(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
 def _top_k_distinct(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
     """`top_k_per_row` for a matrix without duplicate entries, in any column order (such as a
     sparse product's output): nothing is sorted but the ties at each row's threshold and the
-    kept entries. Only rows longer than k do any work: each finds its k-th largest value with
-    one `np.partition` (linear time), then keeps the values above it and, among those equal to
-    it, the lowest columns until it has k."""
+    kept entries. Only rows longer than k do any work, each on its own slice of the arrays
+    (which stays in cache): its k-th largest value by one `np.partition` (linear time), then the
+    values above it and, among those equal to it, the lowest columns until it has k."""
     counts = np.diff(m.indptr)
     if len(counts) == 0 or counts.max(initial=0) <= k:
         out = sp.csr_matrix(m, copy=True)
         out.sort_indices()
         return out
     data, indices, indptr = m.data, m.indices, m.indptr
-    n_rows = m.shape[0]
-    threshold = np.full(n_rows, -np.inf, dtype=data.dtype)
+    keep = np.ones(len(data), dtype=bool)
     for r in np.flatnonzero(counts > k).tolist():  # O(row length) each
-        row = data[indptr[r] : indptr[r + 1]]
-        threshold[r] = np.partition(row, len(row) - k)[len(row) - k]
-    rows = np.repeat(np.arange(n_rows, dtype=np.int32), counts)
-    cut = threshold[rows]
-    keep = data > cut
-    tied = np.flatnonzero(data == cut)
-    if len(tied):
-        room = k - np.bincount(rows[keep], minlength=n_rows)  # places left for ties
-        tied = tied[np.lexsort((indices[tied], rows[tied]))]  # by row, then column
-        tied_rows = rows[tied]
-        starts = np.searchsorted(tied_rows, tied_rows, side="left")
-        rank = np.arange(len(tied)) - starts  # 0-based among the row's ties
-        keep[tied[rank < room[tied_rows]]] = True
-    new_indptr = np.zeros(n_rows + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows[keep], minlength=n_rows), out=new_indptr[1:])
+        lo, hi = int(indptr[r]), int(indptr[r + 1])
+        row = data[lo:hi]
+        kth = np.partition(row, hi - lo - k)[hi - lo - k]
+        chosen = row > kth
+        ties = np.flatnonzero(row == kth)
+        room = k - int(np.count_nonzero(chosen))
+        if len(ties) > room:  # the lowest columns among the ties
+            ties = ties[np.argsort(indices[lo:hi][ties], kind="stable")[:room]]
+        chosen[ties] = True
+        keep[lo:hi] = chosen
+    new_indptr = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(np.minimum(counts, k), out=new_indptr[1:])
     out = sp.csr_matrix((data[keep], indices[keep], new_indptr), shape=m.shape)
     out.sort_indices()
     return out
@@ -100,6 +96,8 @@ def blocked_neighbours(
     """
     n = left.shape[0]
     busy = np.flatnonzero(np.diff(left.indptr) > 0)
+    if col_scale is not None and np.all(col_scale == 1):
+        col_scale = None  # (item-knn's default damping 0): a pass over every product entry saved
     parts: list[sp.csr_matrix] = []
     kept_rows: list[np.ndarray] = []
     for start in range(0, len(busy), block):
