@@ -238,3 +238,52 @@ def test_artist_credit_labels_train_a_ranker() -> None:
     assert getattr(model, "ranker", None) is not None
     items, _ = model.recommend([Query(seeds=world.interactions.playlist(2)[:5])], 20).row(0)
     assert len(set(items.tolist())) == 20
+
+
+def test_cascade_gives_the_kept_candidates_their_full_score(fitted) -> None:
+    import dataclasses
+
+    model, world = fitted
+    queries = [Query(seeds=world.interactions.playlist(r)[:5]) for r in range(6)]
+    lists = hf.generate(model.generators, queries, model.config.candidates)
+    parts = [hf.features(lists, j, q, model.side)[1] for j, q in enumerate(queries)]
+    sizes = [len(p) for p in parts]
+    x = np.concatenate(parts)
+    full = model.ranker.predict(x)
+    partial = model.ranker.predict(x, num_iteration=10)
+    keep = min(sizes) // 2
+    original = model.config
+    plain = dataclasses.replace(original, cascade_trees=0)
+    cascaded = dataclasses.replace(original, cascade_trees=10, cascade_keep=keep)
+    try:
+        model.config = plain
+        np.testing.assert_allclose(model._rank(x, sizes), full, rtol=1e-5, atol=1e-6)
+        model.config = cascaded
+        got = model._rank(x, sizes)
+    finally:
+        model.config = original
+    lo = 0
+    for size in sizes:
+        seg = slice(lo, lo + size)
+        kept = np.argsort(-partial[seg], kind="stable")[:keep]
+        rest = np.setdiff1d(np.arange(size), kept)
+        # The best `keep` by the first 10 trees get every tree; the rest rank below, in order.
+        np.testing.assert_allclose(got[seg][kept], full[seg][kept], rtol=1e-5, atol=1e-5)
+        assert got[seg][rest].max() < got[seg][kept].min()
+        by_partial = got[seg][rest][np.argsort(-partial[seg][rest], kind="stable")]
+        assert (np.diff(by_partial) <= 0).all()
+        lo += size
+
+
+def test_album_step_features_by_hand() -> None:
+    # Album 0 = tracks 0-4 played 9, 7, 5, 3, 1 times (ranks 0-4); album 1 = tracks 5-9.
+    counts = np.array([9, 7, 5, 3, 1, 4, 4, 4, 4, 4], dtype=np.int64)
+    side = hf.Side.build(np.arange(10) // 5, np.arange(10) // 5, counts)
+    items = np.array([[[1, 3, 4, 8]]], dtype=np.int32)
+    scores = np.array([[[4.0, 3.0, 2.0, 1.0]]], dtype=np.float32)
+    names = hf.feature_names(["a"])
+    # A prefix ending in track 2 (rank 2): the next position is missing after it.
+    _, x = hf.features(hf.Lists(items, scores), 0, Query(seeds=np.array([7, 2])), side)
+    col = {n: x[:, i] for i, n in enumerate(names)}
+    np.testing.assert_allclose(col["album_step_next"], [-1, 1, 2, np.nan])
+    assert np.isnan(col["album_step_prev"]).all()  # a prefix has no gap before a seed

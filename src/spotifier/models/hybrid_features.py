@@ -14,7 +14,9 @@ query's lists into a candidate set (the union) and a feature matrix:
   runs: a prefix continues its last album, a playlist whose first track is hidden starts with the
   previous track of its second's album); album and artist matches with those boundary seeds;
 - number of seeds, prefix or random seeds, title present, the playlist's full length, how many
-  generators proposed the candidate.
+  generators proposed the candidate;
+- album steps: for a candidate on the album of a seed next to a missing position, its rank by
+  plays within that album minus the seed's (an album run's neighbour is often one step away).
 """
 
 from __future__ import annotations
@@ -56,9 +58,6 @@ SHARED = (
     "has_title",
     "num_tracks",
     "n_generators",
-    "n_missing",
-    "sim_next",
-    "sim_prev",
     "album_step_next",
     "album_step_prev",
 )
@@ -363,11 +362,6 @@ def features(lists: Lists, j: int, query: Query, side: Side) -> tuple[np.ndarray
     x[:, col["has_title"]] = float(bool(query.name and query.name.strip()))
     x[:, col["num_tracks"]] = np.nan if query.num_tracks is None else float(query.num_tracks)
     x[:, col["n_generators"]] = n_found
-    if query.num_tracks is not None:
-        x[:, col["n_missing"]] = float(query.num_tracks - n_seeds)
-    if side.similarity is not None and n:
-        x[:, col["sim_next"]] = _row_stats(side.similarity, by_position[nxt], cands)[0]
-        x[:, col["sim_prev"]] = _row_stats(side.similarity, by_position[prv], cands)[0]
     if side.album_rank is not None:
         x[:, col["album_step_next"]] = _album_step(side, by_position[nxt], cands, album)
         x[:, col["album_step_prev"]] = _album_step(side, by_position[prv], cands, album)
