@@ -66,11 +66,12 @@ SHARED = (
 @dataclass(frozen=True, eq=False)
 class Lists:
     """Each generator's ranked items and scores for a batch: (n_generators, n_queries, k), and
-    each generator's whole score block (queries x tracks, CSR with sorted indices, or dense)."""
+    each generator's whole score block (queries x tracks, CSR, or dense)."""
 
     items: np.ndarray
     scores: np.ndarray
     blocks: tuple[sp.csr_matrix | np.ndarray | None, ...] = ()
+    scratch: np.ndarray | None = None  # NaN per track: `lookup`'s workspace
 
 
 @dataclass(frozen=True, eq=False)
@@ -182,9 +183,7 @@ def transitions(inter: Interactions) -> sp.csr_matrix:
 
 def _as_block(block: sp.spmatrix | np.ndarray) -> sp.csr_matrix | np.ndarray:
     if sp.issparse(block):
-        csr = sp.csr_matrix(block)
-        csr.sort_indices()
-        return csr
+        return sp.csr_matrix(block)  # indices unsorted: `lookup` scatters rows into a scratch
     return np.asarray(block, dtype=np.float32)
 
 
@@ -202,7 +201,8 @@ def generate(generators: Sequence[Recommender], queries: Sequence[Query], k: int
             items[g, j, : len(row_items)] = np.where(own, row_items, -1)
             scores[g, j, : len(row_scores)] = np.where(own, row_scores, np.nan)
         blocks.append(block)
-    return Lists(items, scores, tuple(blocks))
+    n_tracks = max((b.shape[1] for b in blocks if b is not None), default=0)
+    return Lists(items, scores, tuple(blocks), np.full(n_tracks, np.nan, dtype=np.float32))
 
 
 def feature_names(generator_names: Sequence[str]) -> list[str]:
@@ -210,11 +210,21 @@ def feature_names(generator_names: Sequence[str]) -> list[str]:
     return [*per, *SHARED]
 
 
-def lookup(block: sp.csr_matrix | np.ndarray | None, j: int, cands: np.ndarray) -> np.ndarray:
+def lookup(
+    block: sp.csr_matrix | np.ndarray | None,
+    j: int,
+    cands: np.ndarray,
+    scratch: np.ndarray | None = None,
+) -> np.ndarray:
     """Row `j` of a score block at `cands` (NaN where the block holds no finite score).
+
+    With `scratch` (all NaN, one per track; left all NaN again) the row is scattered into it
+    and read back at `cands`: no sorted indices needed. Without it, the row is sorted.
 
     >>> b = sp.csr_matrix(np.array([[0.0, 2.0, 0.0, 3.0]], dtype=np.float32))
     >>> lookup(b, 0, np.array([1, 2, 3])).tolist()
+    [2.0, nan, 3.0]
+    >>> lookup(b, 0, np.array([1, 2, 3]), np.full(4, np.nan, np.float32)).tolist()
     [2.0, nan, 3.0]
     """
     out = np.full(len(cands), np.nan, dtype=np.float32)
@@ -226,10 +236,17 @@ def lookup(block: sp.csr_matrix | np.ndarray | None, j: int, cands: np.ndarray) 
     lo, hi = block.indptr[j], block.indptr[j + 1]
     if lo == hi:
         return out
-    idx = block.indices[lo:hi]
-    pos = np.minimum(np.searchsorted(idx, cands), len(idx) - 1)
-    hit = idx[pos] == cands
-    out[hit] = block.data[lo:hi][pos[hit]]
+    idx, data = block.indices[lo:hi], block.data[lo:hi]
+    if scratch is not None:
+        scratch[idx] = data
+        out = scratch[cands]
+        scratch[idx] = np.nan
+    else:
+        order = np.argsort(idx, kind="stable")
+        idx, data = idx[order], data[order]
+        pos = np.minimum(np.searchsorted(idx, cands), len(idx) - 1)
+        hit = idx[pos] == cands
+        out[hit] = data[pos[hit]]
     out[~np.isfinite(out)] = np.nan
     return out
 
@@ -310,7 +327,7 @@ def features(lists: Lists, j: int, query: Query, side: Side) -> tuple[np.ndarray
         if n == 0:
             continue
         block = lists.blocks[g] if g < len(lists.blocks) else None
-        full = lookup(block, j, cands)
+        full = lookup(block, j, cands, lists.scratch)
         best = float(np.max(scores)) if len(scores) else np.nan
         if len(items):
             order = np.argsort(items, kind="stable")
