@@ -74,6 +74,7 @@ def main() -> None:
     split = load_split(home, "default")
     cases = list(split.cases)
     title = registry.create("title").fit(data)
+    load_start = os.getloadavg()[0]
     rows = []
     for name in args.models.split(","):
         started = time.perf_counter()
@@ -102,12 +103,20 @@ def main() -> None:
             f"{recall} | {peak:.0f} |"
         )
     table = "\n".join(lines)
+    load_end = os.getloadavg()[0]
+    if len(cases) >= 10_000:
+        table += "\n\n" + "\n".join(
+            f"- {name}: recommending {len(cases):,} playlists took {rec_s:.0f} s (target <= 600 s: "
+            f"{'met' if rec_s <= 600 else 'missed'})"
+            for name, _, rec_s, *_ in rows
+        )
     print(table)
     n = data.interactions.n_playlists
     section = (
         f"\n## hybrid_bench ({dt.date.today().isoformat()})\n\n"
         f"Machine: {platform.platform()}, {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores (shared with other work while measured).\n"
+        f"{os.cpu_count()} cores; 1-minute load average {load_start:.1f} at the start, "
+        f"{load_end:.1f} at the end (this process adds up to ~2).\n"
         f"Command: `python bench/hybrid_bench.py {' '.join(sys.argv[1:])}`\n"
         f"World: {n} training playlists, {data.n_tracks} tracks; {len(cases)} challenge queries "
         f"(500 tracks each). Peak MB is the process's peak resident size so far.\n\n{table}\n"
