@@ -476,6 +476,10 @@ def report(
         print(f"appended to {RESULTS}")
 
 
+#: Models with a latency target (p99 <= 50 ms at concurrency 32).
+TARGETED = ("item-knn", "als")
+
+
 def ratios(rows: list[dict]) -> list[str]:
     """The target check per model, and side-by-side ratios (workers, clients, before/now)."""
     out = []
@@ -486,10 +490,12 @@ def ratios(rows: list[dict]) -> list[str]:
 
     for r in rows:
         if r["concurrency"] == 32:
-            ok = "met" if r["p99"] <= 50 else "missed"
+            # The issue's target is for item-knn and als; other models' p99 is reported only.
+            ok = ("met" if r["p99"] <= 50 else "missed") if r["model"] in TARGETED else None
+            verdict = f" (target <= 50 ms: {ok})" if ok else " (no target)"
             out.append(
                 f"{r['server']}, {r['model']}, {r['workers']} worker(s), {r['client']} client: "
-                f"p99 at c=32 {r['p99']:.1f} ms (target <= 50 ms: {ok}); throughput "
+                f"p99 at c=32 {r['p99']:.1f} ms{verdict}; throughput "
                 f"x{r['rps'] / max(1e-9, (pick(**{**_key(r), 'concurrency': 1}) or r)['rps']):.1f}"
                 " from c=1 to c=32"
             )
