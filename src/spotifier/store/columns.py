@@ -89,25 +89,27 @@ def hash_sql(uri: str, name: str) -> str:
 _HASHER: Any = None
 
 
-def uri_hashes(table: pa.Table, uri: str, name: str, con: Any = None) -> dict[str, np.ndarray]:
+def by_code(got: dict[str, Any]) -> dict[str, np.ndarray]:
+    """`hash_sql`'s columns of a query result (`fetchnumpy`) put in order of its `code` column."""
+    order = np.argsort(got["code"], kind="stable")
+    return {key: np.asarray(got[key])[order] for key in ("a", "b", "n", "missing")}
+
+
+def uri_hashes(table: pa.Table, uri: str, name: str) -> dict[str, np.ndarray]:
     """`hash_sql`'s columns for every row of `table`, in row order (DuckDB computes them; a
     worker process keeps its own in-memory connection)."""
     global _HASHER
-    if con is None:
-        if _HASHER is None:
-            import duckdb
+    if _HASHER is None:
+        import duckdb
 
-            _HASHER = duckdb.connect()
-            _HASHER.execute("SET threads = 1")
-        con = _HASHER
+        _HASHER = duckdb.connect()
+        _HASHER.execute("SET threads = 1")
     codes = np.arange(table.num_rows, dtype=np.int64)
-    con.register("_uris", pa.table({"code": codes, uri: table[uri], name: table[name]}))
+    _HASHER.register("_uris", pa.table({"code": codes, uri: table[uri], name: table[name]}))
     try:
-        got = con.sql(f"SELECT code, {hash_sql(uri, name)} FROM _uris").fetchnumpy()
+        return by_code(_HASHER.sql(f"SELECT code, {hash_sql(uri, name)} FROM _uris").fetchnumpy())
     finally:
-        con.unregister("_uris")
-    order = np.argsort(got["code"], kind="stable")
-    return {key: np.asarray(got[key])[order] for key in ("a", "b", "n", "missing")}
+        _HASHER.unregister("_uris")
 
 
 def take_hashes(hashes: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:

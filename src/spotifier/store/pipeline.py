@@ -40,11 +40,10 @@ INVALID_FILE = "invalid_playlists.jsonl"
 CHECKPOINT_EVERY = "4GB"
 EXAMPLES = 5
 
-#: (table, index column, uri column, name column, slice table attribute, uri→name field in files)
-_KINDS = (
-    ("artists", "artist_idx", "artist_uri", "artist_name", "artists"),
-    ("albums", "album_idx", "album_uri", "album_name", "albums"),
-    ("tracks", "track_idx", "track_uri", "track_name", "tracks"),
+#: (table, index column, uri column, name column, slice table attribute) per kind of URI; each
+#: table is named like the slice's attribute, and its index column like its URI column.
+_KINDS = tuple(
+    (attr, uri.removesuffix("_uri") + "_idx", uri, name, attr) for attr, uri, name in columns.KINDS
 )
 
 
@@ -164,18 +163,10 @@ class _Vocabulary:
         self.sorted: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # (first hash, index) by hash
         for table, idx, uri, name, attr in _KINDS:
             got = con.sql(f"SELECT {idx} AS code, {columns.hash_sql(uri, name)} FROM {table}")
-            found = got.fetchnumpy()
-            order = np.argsort(found["code"], kind="stable")
-            stored = {key: np.asarray(found[key])[order] for key in ("a", "b", "n", "missing")}
+            stored = columns.by_code(got.fetchnumpy())
             self.by_idx[attr] = stored
             by_hash = np.argsort(stored["a"], kind="stable")
             self.sorted[attr] = (stored["a"][by_hash], by_hash.astype(np.int64))
-
-    def _hashes(self, parsed: ParsedSlice, attr: str, uri: str, name: str) -> dict[str, np.ndarray]:
-        """The worker's hashes of a slice table (computed here when a slice came without)."""
-        if attr not in parsed.hashes:
-            parsed.hashes[attr] = columns.uri_hashes(getattr(parsed, attr), uri, name, self.con)
-        return parsed.hashes[attr]
 
     def lookup(
         self, parsed: ParsedSlice, table: str, idx: str, uri: str, name: str, attr: str
@@ -183,7 +174,7 @@ class _Vocabulary:
         """Stored index (-1 when new) of each slice-local URI, and whether its stored name differs
         (as SQL's `<>`: a missing name on either side is no difference)."""
         local: pa.Table = getattr(parsed, attr)
-        mine = self._hashes(parsed, attr, uri, name)
+        mine = parsed.hashes[attr]  # computed by the worker (`parse_slice_file`)
         keys, ids = self.sorted[attr]
         at = np.minimum(np.searchsorted(keys, mine["a"]), max(len(keys) - 1, 0))
         index = np.full(local.num_rows, -1, dtype=np.int64)
@@ -206,11 +197,11 @@ class _Vocabulary:
     def add(self, parsed: ParsedSlice, stored: dict[str, np.ndarray]) -> None:
         """Record a committed slice: its new URIs get the next indices, in slice order, as
         `_write_slice` gave them."""
-        for _table, _idx, uri, name, attr in _KINDS:
+        for *_, attr in _KINDS:
             new = np.flatnonzero(stored[attr] < 0)
             if not len(new):
                 continue
-            mine = columns.take_hashes(self._hashes(parsed, attr, uri, name), new)
+            mine = columns.take_hashes(parsed.hashes[attr], new)
             ours = self.by_idx[attr]
             first = len(ours["a"])
             for key in ours:
