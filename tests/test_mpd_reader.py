@@ -7,12 +7,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
 from mpd_fixtures import playlist, write_slice
 
 from spotifier.errors import InvalidInputError, NotFoundError
 from spotifier.mpd import iter_slice_files, read_slice
+from spotifier.mpd.reader import _INFLATE_ERRORS, gunzip
 
 
 def test_slice_files_sorted_by_first_pid_not_by_name(tmp_path: Path) -> None:
@@ -67,3 +70,18 @@ def test_bad_files_give_one_error_naming_the_file(
     with pytest.raises(InvalidInputError, match=message) as info:
         read_slice(path)
     assert str(path) in str(info.value)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    members=st.lists(st.binary(max_size=3000), min_size=1, max_size=3),
+    level=st.integers(0, 9),
+)
+def test_gunzip_reads_what_gzip_writes_and_refuses_a_cut(members: list[bytes], level: int) -> None:
+    packed = [gzip.compress(m, compresslevel=level) for m in members]
+    raw = b"".join(packed)
+    assert gunzip(raw) == b"".join(members)
+    last = len(raw) - len(packed[-1])
+    for cut in (len(raw) - 1, last + len(packed[-1]) // 2, 11):  # inside a member: an error
+        with pytest.raises((EOFError, *_INFLATE_ERRORS)):
+            gunzip(raw[:cut])

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from spotifier.errors import InvalidInputError
 from spotifier.mpd.format import MAX_TRACKS, MIN_TRACKS, PLAYLIST_FIELDS, TRACK_FIELDS, URI_RE
-from spotifier.mpd.reader import parse_slice, read_bytes
+from spotifier.mpd.reader import parse_slice, read_slice_file
 from spotifier.mpd.validate import (
     INT64,
     MAX_PID,
@@ -315,8 +315,7 @@ def parse_slice_file(path: str, known_md5: str | None = None) -> ParsedSlice | s
     Returns the md5 alone when it equals `known_md5` (the slice is already in the store).
     """
     file = Path(path)
-    text = read_bytes(file)
-    raw = file.read_bytes() if file.name.endswith(".gz") else text
+    raw, text = read_slice_file(file)
     md5 = hashlib.md5(raw).hexdigest()
     if md5 == known_md5:
         return md5
