@@ -176,7 +176,11 @@ class _Vocabulary:
         local: pa.Table = getattr(parsed, attr)
         mine = parsed.hashes[attr]  # computed by the worker (`parse_slice_file`)
         keys, ids = self.sorted[attr]
-        at = np.minimum(np.searchsorted(keys, mine["a"]), max(len(keys) - 1, 0))
+        # Needles in order: each search starts where the last ended, so the probes walk the keys
+        # once instead of missing the cache (2.2M track keys, 35k needles: 22 -> 6 ms).
+        order = np.argsort(mine["a"])
+        at = np.empty(len(order), dtype=np.int64)
+        at[order] = np.minimum(np.searchsorted(keys, mine["a"][order]), max(len(keys) - 1, 0))
         index = np.full(local.num_rows, -1, dtype=np.int64)
         if len(keys):
             hit = keys[at] == mine["a"]
