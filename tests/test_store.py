@@ -210,6 +210,16 @@ def test_pid_in_two_slices_is_an_error(tmp_path: Path) -> None:
         ingest(tmp_path / "h", tmp_path / "w", workers=1)
 
 
+def test_pid_stored_by_an_earlier_run_is_an_error_naming_the_smallest(tmp_path: Path) -> None:
+    write_slice(tmp_path / "a", [playlist(p, [p + 1, 2, 3, 4, 5]) for p in (3, 7, 9)], first=0)
+    ingest(tmp_path / "h", tmp_path / "a", workers=1)
+    write_slice(tmp_path / "b", [playlist(p, [6, 7, 8, 9, 10]) for p in (12, 9, 7, 20)], first=1000)
+    with pytest.raises(InvalidInputError, match=r"mpd.slice.1000-1999.json: pid 7 is already"):
+        ingest(tmp_path / "h", tmp_path / "b", workers=1)
+    with connect(tmp_path / "h") as con:
+        assert con.execute("SELECT count(*) FROM playlists").fetchall() == [(3,)]
+
+
 def test_name_conflict_with_the_store_rejects_the_playlist(tmp_path: Path) -> None:
     home = tmp_path / "h"
     write_slice(tmp_path / "a", [playlist(0, [1, 2, 3, 4, 5])], first=0)
