@@ -4,13 +4,17 @@ the vectorized ingest path rejects exactly what the validator rejects, and junk 
 from __future__ import annotations
 
 import copy
+import json
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
@@ -18,7 +22,8 @@ from mpd_fixtures import playlist, track
 
 from spotifier.mpd import ConsistencyChecker, validate_info, validate_playlist
 from spotifier.mpd.format import PLAYLIST_FIELDS, TRACK_FIELDS
-from spotifier.store.columns import columns_of
+from spotifier.store import columns
+from spotifier.store.columns import columns_of, parse_slice_file
 
 Mutation = Callable[[dict[str, Any]], Any]
 
@@ -194,3 +199,62 @@ def test_validation_never_crashes_on_junk(items: list[Any]) -> None:
     clean = [i for i, p in enumerate(problems) if not p]
     assert set(range(len(items))) - rejected <= set(clean)
     assert parsed.n_playlists == len(items) - len(rejected)
+
+
+def _parsed_equal(a: Any, b: Any) -> None:
+    assert a.playlists.equals(b.playlists)
+    for attr in ("entry_row", "entry_pos", "entry_track"):
+        assert np.array_equal(getattr(a, attr), getattr(b, attr)), attr
+    for attr in ("tracks", "artists", "albums"):
+        assert getattr(a, attr).equals(getattr(b, attr)), attr
+    assert (a.rejected, a.n_read, a.info_problems) == (b.rejected, b.n_read, b.info_problems)
+
+
+def _by_dicts(path: Path) -> Any:
+    """The general path alone: orjson into dicts, then the rules."""
+    data = orjson.loads(path.read_bytes())
+    parsed = columns_of(data["playlists"], path.name, "", 0)
+    parsed.info_problems = validate_info(data.get("info"), path.name)
+    return parsed
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.one_of(st.integers(0, 40), _mutated()), min_size=1, max_size=4),
+    st.one_of(st.none(), st.just({"generated_on": "x", "slice": "0-999", "version": "v1"}), _junk),
+)
+def test_typed_decoding_gives_what_the_dict_path_gives(items: list[Any], info: Any) -> None:
+    """A slice of clean playlists (ints) and broken ones: the typed decoder, or the dict path
+    it falls back to, gives exactly the columns, rejections and info problems of the dict path."""
+    playlists = [
+        playlist(100 + i, [item, item + 1, item + 2, item + 3, item + 4])
+        if isinstance(item, int)
+        else item
+        for i, item in enumerate(items)
+    ]
+    try:  # the stdlib writes ints beyond 64 bits too; infinities are not JSON
+        text = json.dumps({"info": info, "playlists": playlists}, allow_nan=False)
+    except ValueError:
+        reject()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "mpd.slice.0-999.json"
+        path.write_text(text)
+        parsed = parse_slice_file(str(path))
+        assert not isinstance(parsed, str)
+        _parsed_equal(parsed, _by_dicts(path))
+
+
+def test_a_clean_slice_never_builds_dicts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "mpd.slice.0-999.json"
+    info = {"generated_on": "x", "slice": "0-999", "version": "v1"}
+    pls = [playlist(1, [1, 2, 3, 4, 5], description="d"), playlist(2, [3, 4, 5, 6, 7, 8])]
+    path.write_bytes(orjson.dumps({"info": info, "playlists": pls}))
+    expected = _by_dicts(path)
+    monkeypatch.setattr(columns, "parse_slice", None)  # the dict path would fail
+    parsed = parse_slice_file(str(path))
+    _parsed_equal(parsed, expected)
+    assert parsed.playlists["description"].to_pylist() == ["d", None]
+    pls[1]["description"] = None  # explicit null: not clean, so the dict path must run
+    path.write_bytes(orjson.dumps({"info": info, "playlists": pls}))
+    with pytest.raises(TypeError):
+        parse_slice_file(str(path))

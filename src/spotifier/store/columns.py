@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from itertools import chain
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -34,6 +35,39 @@ _PLAYLIST_GETTERS = [itemgetter(key) for key in PLAYLIST_FIELDS]
 _TRACK_GETTERS = [itemgetter(key) for key in TRACK_FIELDS]
 _REQUIRED = frozenset(PLAYLIST_FIELDS)
 _ALLOWED = _REQUIRED | {"description"}
+
+# Typed decoding of a clean slice straight into slotted records (msgspec): every key present,
+# none unknown, every value of its JSON type, or `msgspec.ValidationError` and the general path
+# (orjson into dicts, then the rules one by one). 0.16 CPU s per 34 MB slice with the columns
+# taken out, against 0.24 s for dicts. The remaining rules (ranges, counts, URIs, names) are
+# checked on the columns by `build_columns` whichever way they were decoded.
+_STRING_FIELDS = {
+    "name", "collaborative", "artist_name", "track_uri", "artist_uri", "track_name",
+    "album_uri", "album_name",
+}  # fmt: skip
+_TYPED_TRACK: Any = msgspec.defstruct(
+    "_TypedTrack",
+    [(key, str if key in _STRING_FIELDS else int) for key in TRACK_FIELDS],
+    forbid_unknown_fields=True,
+    gc=False,
+)
+_TYPED_PLAYLIST: Any = msgspec.defstruct(
+    "_TypedPlaylist",
+    [
+        *(
+            (key, list[_TYPED_TRACK] if key == "tracks" else str if key in _STRING_FIELDS else int)
+            for key in PLAYLIST_FIELDS
+        ),
+        ("description", str | msgspec.UnsetType, msgspec.UNSET),  # absent, never null
+    ],
+    forbid_unknown_fields=True,
+    gc=False,
+)
+_TYPED_SLICE: Any = msgspec.json.Decoder(
+    msgspec.defstruct("_TypedSlice", [("playlists", list[_TYPED_PLAYLIST]), ("info", Any, None)])
+)
+_TYPED_PLAYLIST_GETTERS = [attrgetter(key) for key in PLAYLIST_FIELDS]
+_TYPED_TRACK_GETTERS = [attrgetter(key) for key in TRACK_FIELDS]
 
 
 class _NotClean(Exception):
@@ -165,15 +199,23 @@ def _encode(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
     return enc.indices.to_numpy().astype(np.int32), enc.dictionary
 
 
-def build_columns(playlists: list[Any], file: str, md5: str = "", nbytes: int = 0) -> ParsedSlice:
-    """Columns of `playlists`; raises `_NotClean` (or a conversion error) if any rule is broken."""
-    for p in playlists:
-        if type(p) is not dict or not _REQUIRED <= p.keys() <= _ALLOWED:
-            raise _NotClean
-        if "description" in p and type(p["description"]) is not str:
-            raise _NotClean
+def build_columns(
+    playlists: list[Any], file: str, md5: str = "", nbytes: int = 0, typed: bool = False
+) -> ParsedSlice:
+    """Columns of `playlists`; raises `_NotClean` (or a conversion error) if any rule is broken.
+
+    `typed`: the playlists are `_TYPED_SLICE`'s records (their keys and JSON types already
+    checked by the decoder), not dicts.
+    """
+    if not typed:
+        for p in playlists:
+            if type(p) is not dict or not _REQUIRED <= p.keys() <= _ALLOWED:
+                raise _NotClean
+            if "description" in p and type(p["description"]) is not str:
+                raise _NotClean
     n = len(playlists)
-    cols = [list(map(get, playlists)) for get in _PLAYLIST_GETTERS]
+    getters = _TYPED_PLAYLIST_GETTERS if typed else _PLAYLIST_GETTERS
+    cols = [list(map(get, playlists)) for get in getters]
     name, collab, pid, modified, num_tracks, num_albums, num_followers = cols[:7]
     tracks, num_edits, duration, num_artists = cols[7:]
     names = _strings(name)
@@ -193,9 +235,10 @@ def build_columns(playlists: list[Any], file: str, md5: str = "", nbytes: int = 
         raise _NotClean
 
     flat = list(chain.from_iterable(tracks))
-    if not _types(flat) <= {dict} or not set(map(len, flat)) <= {len(TRACK_FIELDS)}:
+    if not typed and (not _types(flat) <= {dict} or not set(map(len, flat)) <= {len(TRACK_FIELDS)}):
         raise _NotClean
-    tcols = [list(map(get, flat)) for get in _TRACK_GETTERS]  # one C-level pass per field
+    getters = _TYPED_TRACK_GETTERS if typed else _TRACK_GETTERS
+    tcols = [list(map(get, flat)) for get in getters]  # one C-level pass per field
     pos = _ints(tcols[0], 0, MAX_TRACKS)
     row = np.repeat(np.arange(n, dtype=np.int32), lengths)
     starts = np.zeros(n + 1, dtype=np.int64)
@@ -237,7 +280,11 @@ def build_columns(playlists: list[Any], file: str, md5: str = "", nbytes: int = 
         reference = names_of.take(pa.array(first[code]))
         if len(code) and not pc.all(pc.equal(reference, names_of)).as_py():
             raise _NotClean
-    description = [p.get("description") for p in playlists]
+    if typed:
+        unset = msgspec.UNSET
+        description = [None if p.description is unset else p.description for p in playlists]
+    else:
+        description = [p.get("description") for p in playlists]
     table = pa.table(
         {
             "pid": pids,
@@ -309,6 +356,16 @@ def columns_of(playlists: list[Any], file: str, md5: str = "", nbytes: int = 0) 
     return parsed
 
 
+def _typed_columns(text: bytes, file: str, md5: str) -> tuple[ParsedSlice, Any] | None:
+    """The columns and info block of a clean slice by typed decoding, or None when any rule is
+    broken."""
+    try:
+        data = _TYPED_SLICE.decode(text)
+        return build_columns(data.playlists, file, md5, len(text), typed=True), data.info
+    except (msgspec.DecodeError, *_FAST_FAILURES):  # (ValidationError is a DecodeError)
+        return None
+
+
 def parse_slice_file(path: str, known_md5: str | None = None) -> ParsedSlice | str:
     """Read, validate and encode one slice file (runs in a worker process).
 
@@ -319,9 +376,14 @@ def parse_slice_file(path: str, known_md5: str | None = None) -> ParsedSlice | s
     md5 = hashlib.md5(raw).hexdigest()
     if md5 == known_md5:
         return md5
-    data = parse_slice(text, file)
-    parsed = columns_of(data["playlists"], file.name, md5, len(text))
-    parsed.info_problems = validate_info(data.get("info"), file.name)
+    typed = _typed_columns(text, file.name, md5)
+    if typed is not None:
+        parsed, info = typed
+    else:  # not clean: decode into dicts and let the rules name what is wrong
+        data = parse_slice(text, file)
+        parsed = columns_of(data["playlists"], file.name, md5, len(text))
+        info = data.get("info")
+    parsed.info_problems = validate_info(info, file.name)
     # Hashed here, in the worker: the parent then finds the URIs in the store by binary search.
     parsed.hashes = {
         attr: uri_hashes(getattr(parsed, attr), uri, name) for attr, uri, name in KINDS
