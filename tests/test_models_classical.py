@@ -248,6 +248,29 @@ def test_blocked_neighbours_equals_one_block() -> None:
     assert whole.diagonal().sum() == 0
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(1, 25), st.integers(1, 20), st.integers(1, 6), st.integers(1, 60),
+    st.integers(0, 10_000),
+)  # fmt: skip
+def test_blocked_neighbours_is_the_scaled_product_cut_to_top_k(
+    items: int, playlists: int, k: int, budget: int, seed: int
+) -> None:
+    """Whatever the blocks (a budget of a few entries makes one row per block), the result is
+    the dense product's top k per row, diagonal dropped, ties to the lower column."""
+    rng = np.random.default_rng(seed)
+    x = sp.csr_matrix((rng.random((playlists, items)) < 0.3).astype(np.float32))
+    rows_scale = rng.integers(1, 4, items).astype(np.float32)
+    cols_scale = rng.integers(1, 4, items).astype(np.float32)
+    got = blocked_neighbours(
+        sp.csr_matrix(x.T), x, k, rows_scale, cols_scale, block=7, budget=budget
+    )
+    dense = rows_scale[:, None] * (x.T @ x).toarray() * cols_scale[None, :]
+    np.fill_diagonal(dense, 0)
+    assert got.has_canonical_format
+    assert got.toarray().tolist() == top_k_per_row(sp.csr_matrix(dense), k).toarray().tolist()
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.integers(1, 5), st.integers(1, 12), st.integers(1, 5), st.integers(0, 10_000))
 def test_top_k_per_row_breaks_ties_by_lower_column(rows: int, cols: int, k: int, seed: int) -> None:

@@ -9,7 +9,7 @@ offsets (`pack_strings`), which `np.savez` writes without pickle.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -88,41 +88,71 @@ def blocked_neighbours(
     row_scale: np.ndarray | None = None,
     col_scale: np.ndarray | None = None,
     block: int = 4096,
+    budget: int = 40_000_000,
 ) -> sp.csr_matrix:
     """`diag(row_scale) · left @ right · diag(col_scale)` (items x items), top-k per row.
 
-    Computed `block` rows at a time so memory stays bounded; empty rows of `left` are skipped;
-    the diagonal (an item's similarity to itself) is dropped.
+    Computed a block of rows at a time so memory stays bounded: at most `block` rows, and no more
+    than about `budget` product entries by an upper bound (each row's entries are at most the
+    right-hand rows it touches, summed, and at most the width), so the popular items' rows come
+    in small blocks; a block's product costs about 25 bytes per entry while it is cut to its
+    top k. The rows kept are written into one buffer as they come (no stacking copy at the end:
+    at 1M playlists the result is 3.4 GB). Empty rows of `left` are skipped; the diagonal (an
+    item's similarity to itself) is dropped.
     """
-    n = left.shape[0]
-    busy = np.flatnonzero(np.diff(left.indptr) > 0)
+    n, width = left.shape[0], right.shape[1]
+    busy = np.flatnonzero(np.diff(left.indptr) > 0).astype(np.int32)
     if col_scale is not None and np.all(col_scale == 1):
         col_scale = None  # (item-knn's default damping 0): a pass over every product entry saved
-    parts: list[sp.csr_matrix] = []
-    kept_rows: list[np.ndarray] = []
-    for start in range(0, len(busy), block):
-        rows = busy[start : start + block]
+    counts = np.zeros(n, dtype=np.int64)
+    # Room for k per busy row: pages never written are never resident.
+    data = np.empty(len(busy) * k, dtype=np.float32)
+    indices = np.empty(len(busy) * k, dtype=np.int32)
+    filled = 0
+    for rows in _blocks(left, right, busy, block, budget):
         prod = sp.csr_matrix(left[rows] @ right, dtype=np.float32)
-        local = np.repeat(np.arange(len(rows)), np.diff(prod.indptr))
+        local = np.repeat(np.arange(len(rows), dtype=np.int32), np.diff(prod.indptr))
         if col_scale is not None:
             prod.data *= col_scale[prod.indices]
         if row_scale is not None:
             prod.data *= row_scale[rows][local]
         prod.data[prod.indices == rows[local]] = 0.0
+        del local
         prod.eliminate_zeros()
-        parts.append(_top_k_distinct(prod, k))  # a product has no duplicate entries
-        kept_rows.append(rows)
-    if not parts:
-        return sp.csr_matrix((n, right.shape[1]), dtype=np.float32)
-    stacked = sp.csr_matrix(sp.vstack(parts, format="csr"), dtype=np.float32)
-    # Scatter the computed rows back to their item positions (skipped rows stay empty).
-    counts = np.zeros(n, dtype=np.int64)
-    counts[np.concatenate(kept_rows)] = np.diff(stacked.indptr)
+        part = _top_k_distinct(prod, k)  # a product has no duplicate entries
+        del prod
+        data[filled : filled + part.nnz] = part.data
+        indices[filled : filled + part.nnz] = part.indices
+        filled += part.nnz
+        counts[rows] = np.diff(part.indptr)
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
-    out = sp.csr_matrix((stacked.data, stacked.indices, indptr), shape=(n, right.shape[1]))
-    out.sort_indices()
+    # Rows are in item order and each part's columns sorted, so the matrix is canonical as is.
+    out = sp.csr_matrix((data[:filled], indices[:filled], indptr), shape=(n, width))
+    out.has_sorted_indices = True
     return out
+
+
+def _blocks(
+    left: sp.csr_matrix, right: sp.csr_matrix, busy: np.ndarray, block: int, budget: int
+) -> Iterator[np.ndarray]:
+    """Consecutive runs of `busy` rows: at most `block` rows and, beyond the first row, at most
+    `budget` product entries by the bound of `blocked_neighbours`."""
+    if not len(busy):
+        return
+    right_len = np.diff(right.indptr).astype(np.int32)
+    touched = right_len[left.indices]
+    starts = left.indptr[:-1][busy]
+    bound = np.minimum(np.add.reduceat(touched, starts, dtype=np.int64), right.shape[1])
+    del touched
+    total = np.cumsum(bound)
+    start = 0
+    while start < len(busy):
+        floor = total[start - 1] if start else 0
+        stop = int(np.searchsorted(total, floor + budget, side="right"))
+        stop = min(max(stop, start + 1), start + block, len(busy))
+        yield busy[start:stop]
+        start = stop
 
 
 def columns_to_csr(
