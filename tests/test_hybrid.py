@@ -8,7 +8,7 @@ import pytest
 from spotifier.data import Interactions, Query, TrainingData
 from spotifier.models import Recommender, create
 from spotifier.models import hybrid_features as hf
-from spotifier.models.validation import cut_to_seeds, validation_cases
+from spotifier.models.validation import cut_to_seeds, validation_cases, validation_cuts
 
 
 def clustered_world(n_playlists: int = 400, seed: int = 5) -> TrainingData:
@@ -287,3 +287,58 @@ def test_album_step_features_by_hand() -> None:
     col = {n: x[:, i] for i, n in enumerate(names)}
     np.testing.assert_allclose(col["album_step_next"], [-1, 1, 2, np.nan])
     assert np.isnan(col["album_step_prev"]).all()  # a prefix has no gap before a seed
+
+
+def test_validation_cuts_are_disjoint_and_each_cuts_only_its_own_playlists() -> None:
+    world = clustered_world(400)
+    cuts = list(validation_cuts(world, 40, seed=3, hide_first=20, max_share=0.2, folds=3))
+    assert len(cuts) == 3
+    _, first_cases = validation_cases(world, 40, 3, 20, 0.2)
+    assert [c.row for c in cuts[0][1]] == [c.row for c in first_cases]  # cut 0 as before
+    rows = [{c.row for c in cases} for _, cases in cuts]
+    assert all(len(r) >= 40 for r in rows)
+    assert len(set.union(*rows)) == sum(len(r) for r in rows)  # no playlist in two cuts
+    inter = world.interactions
+    for (stage, cases), own in zip(cuts, rows, strict=True):
+        kept = {
+            int(p): stage.interactions.playlist(i) for i, p in enumerate(stage.interactions.pids)
+        }
+        for case in cases:  # cut down to its seeds (a title-only case is dropped)
+            remaining = kept.get(case.pid, np.array([], dtype=np.int32))
+            assert np.array_equal(remaining, case.query.seeds)
+        for row in set.union(*rows) - own:  # the other cuts' playlists are whole here
+            assert np.array_equal(kept[int(inter.pids[row])], inter.playlist(row))
+
+
+def test_validation_cuts_stop_when_the_playlists_run_out() -> None:
+    world = clustered_world(100)
+    cuts = list(validation_cuts(world, 40, seed=0, max_share=0.4, folds=5))
+    assert 2 <= len(cuts) < 5
+    rows = [c.row for _, cases in cuts for c in cases]
+    assert len(rows) == len(set(rows))
+
+
+def test_a_two_cut_ranker_learns_from_both_cuts_and_fits_deterministically() -> None:
+    world = clustered_world(240, seed=11)
+    settings = [*FAST, "val_playlists=60", "n_estimators=20", "folds=2"]
+    one = create("hybrid", [*settings[:-1], "folds=1"]).fit(world)
+    two = create("hybrid", settings).fit(world)
+    again = create("hybrid", settings).fit(world)
+    report = two.report  # type: ignore[attr-defined]
+    assert report["ranker_cases_cut0"] > 20 and report["ranker_cases_cut1"] > 20
+    assert "ranker_cases_cut1" not in one.report  # type: ignore[attr-defined]
+    # the first cut's cases are the one-cut model's; the ranker saw both cuts' groups
+    assert report["ranker_cases_cut0"] == one.report["ranker_cases_cut0"]  # type: ignore[attr-defined]
+    assert two.ranker.num_trees() == 20  # type: ignore[attr-defined]
+    queries = [Query(seeds=world.interactions.playlist(r)[:5]) for r in range(0, 240, 7)]
+    a, b = two.recommend(queries, 40), again.recommend(queries, 40)
+    np.testing.assert_array_equal(a.items, b.items)
+    np.testing.assert_array_equal(a.scores, b.scores)
+    c = one.recommend(queries, 40)
+    assert not np.array_equal(a.scores, c.scores)  # more cases: another ranker
+
+
+def test_folds_default_to_three_cuts_with_a_refit_and_one_without() -> None:
+    assert create("hybrid").folds == 3  # type: ignore[attr-defined]
+    assert create("hybrid", ["refit=false"]).folds == 1  # type: ignore[attr-defined]
+    assert create("hybrid", ["refit=false", "folds=2"]).folds == 2  # type: ignore[attr-defined]

@@ -9,7 +9,7 @@ touched.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,19 +18,28 @@ from spotifier.data import Interactions, TrainingData
 
 
 def validation_cases(
-    data: TrainingData, n: int, seed: int, hide_first: int = 0, max_share: float = 0.2
+    data: TrainingData,
+    n: int,
+    seed: int,
+    hide_first: int = 0,
+    max_share: float = 0.2,
+    exclude: np.ndarray | None = None,
 ) -> tuple[TrainingData, list[Any]]:
     """(training data without the cases' hidden tracks, cases); at most `max_share` of the rows.
 
     `n` playlists are cut into the challenge's ten categories; `hide_first` more (within the same
     `max_share` budget) into the seed protocol's shape: every track but the first visible, with the
-    title.
+    title. Rows in `exclude` are never picked (the budget shrinks to the rows left).
     """
     from spotifier.split import sample_challenge
     from spotifier.split.sampling import hide_first_case
 
     inter = data.interactions
+    pool: np.ndarray | int = inter.n_playlists
     budget = int(inter.n_playlists * max_share + 1e-9)
+    if exclude is not None and len(exclude):
+        pool = np.setdiff1d(np.arange(inter.n_playlists), exclude)
+        budget = min(budget, len(pool))
     hide_first = max(0, hide_first)
     if n + hide_first > budget:  # shrink both, keeping their proportion
         hide_first = hide_first * budget // (n + hide_first)
@@ -38,7 +47,7 @@ def validation_cases(
     if n < 10:
         return data, []
     rng = np.random.default_rng(seed)
-    picked = rng.choice(inter.n_playlists, size=n + hide_first, replace=False)
+    picked = rng.choice(pool, size=n + hide_first, replace=False)
     rows = np.sort(picked[:n])
     cases = sample_challenge(inter, rows, seed=seed)
     for row in np.sort(picked[n:]).tolist():
@@ -47,6 +56,36 @@ def validation_cases(
             cases.append(case)
     cut = cut_to_seeds(inter, cases)
     return TrainingData(cut, data.track_artist, data.track_album), cases
+
+
+def validation_cuts(
+    data: TrainingData,
+    n: int,
+    seed: int,
+    hide_first: int = 0,
+    max_share: float = 0.2,
+    folds: int = 1,
+) -> Iterator[tuple[TrainingData, list[Any]]]:
+    """`folds` cuts as `validation_cases` makes them, each over playlists no earlier cut used,
+    yielded one at a time (fit on one cut's data, build its features, then drop it). The first
+    is exactly `validation_cases(data, n, seed, hide_first, max_share)`; cut i draws with seed
+    + i. Stops early when too few unused playlists are left for another cut.
+
+    >>> lists = [[(i + j) % 50 for j in range(30)] for i in range(100)]
+    >>> data = TrainingData(Interactions.from_lists(lists, 50), np.zeros(50), np.zeros(50))
+    >>> rows = [{c.row for c in cases} for _, cases in validation_cuts(data, 10, 0, folds=3)]
+    >>> len(rows), len(set.union(*rows)) == sum(map(len, rows))
+    (3, True)
+    """
+    used = np.array([], dtype=np.int64)
+    for fold in range(max(1, folds)):
+        stage, cases = validation_cases(
+            data, n, seed + fold, hide_first, max_share, exclude=used if fold else None
+        )
+        if not cases:
+            return
+        yield stage, cases
+        used = np.union1d(used, [c.row for c in cases])
 
 
 def cut_to_seeds(inter: Interactions, cases: Sequence[Any]) -> Interactions:
