@@ -320,7 +320,8 @@ def test_validation_cuts_stop_when_the_playlists_run_out() -> None:
 
 def test_a_two_cut_ranker_learns_from_both_cuts_and_fits_deterministically() -> None:
     world = clustered_world(240, seed=11)
-    settings = [*FAST, "val_playlists=60", "n_estimators=20", "folds=2"]
+    settings = [*FAST, "generators=item-knn,popularity", "val_playlists=60", "n_estimators=20"]
+    settings.append("folds=2")
     one = create("hybrid", [*settings[:-1], "folds=1"]).fit(world)
     two = create("hybrid", settings).fit(world)
     again = create("hybrid", settings).fit(world)
