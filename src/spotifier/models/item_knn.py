@@ -92,7 +92,7 @@ class ItemKNN(ItemItemModel):
             raise InvalidInputError(
                 f"item-knn: similarity must be cosine or bm25, not {cfg.similarity!r}"
             )
-        x = data.interactions.binary.astype(np.float32)
+        x = data.interactions.binary.astype(np.float32, copy=False)  # read only: no copy
         if cfg.similarity == "bm25":
             weights = bm25_row_weights(np.diff(x.indptr).astype(np.float64), cfg.k1, cfg.b)
             xw = sp.csr_matrix(sp.diags(weights.astype(np.float32)) @ x)

@@ -48,7 +48,7 @@ class RP3Beta(ItemItemModel):
 
     def _fit(self, data: TrainingData) -> None:
         cfg = self.config
-        x = data.interactions.binary.astype(np.float32)
+        x = data.interactions.binary.astype(np.float32, copy=False)  # read only: no copy
         playlist_len = np.maximum(np.diff(x.indptr), 1).astype(np.float64)
         popularity = np.maximum(np.asarray(x.sum(axis=0)).ravel(), 1).astype(np.float64)
         # P(u|i)^alpha = (x_ui / pop_i)^alpha and P(j|u)^alpha = (x_uj / len_u)^alpha, binary x.

@@ -88,7 +88,7 @@ def blocked_neighbours(
     row_scale: np.ndarray | None = None,
     col_scale: np.ndarray | None = None,
     block: int = 4096,
-    budget: int = 40_000_000,
+    budget: int = 16_000_000,
 ) -> sp.csr_matrix:
     """`diag(row_scale) · left @ right · diag(col_scale)` (items x items), top-k per row.
 
