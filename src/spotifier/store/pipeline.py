@@ -146,6 +146,21 @@ def _lookup(
     return index, differs
 
 
+def _find(keys: np.ndarray, needles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Position in sorted `keys` of each needle and whether it is there.
+
+    The needles are searched in sorted order: each search starts where the last ended, so the
+    probes walk the keys once instead of missing the cache (2.2M track keys, 35k needles: 22 ->
+    6 ms).
+    """
+    if not len(keys):
+        return np.zeros(len(needles), dtype=np.int64), np.zeros(len(needles), dtype=bool)
+    order = np.argsort(needles)
+    at = np.empty(len(needles), dtype=np.int64)
+    at[order] = np.minimum(np.searchsorted(keys, needles[order]), len(keys) - 1)
+    return at, keys[at] == needles
+
+
 class _Vocabulary:
     """The store's URIs (as hashes), their index and their name's hash, per kind, held by the
     parent while it ingests.
@@ -172,10 +187,8 @@ class _Vocabulary:
     def stored_pid(self, pids: np.ndarray) -> int | None:
         """The smallest of `pids` already in the store, if any (a join against the growing
         playlists table cost 10-30 ms per slice at 1M)."""
-        mine = np.sort(pids)
-        at = np.minimum(np.searchsorted(self.pids, mine), max(len(self.pids) - 1, 0))
-        hit = self.pids[at] == mine if len(self.pids) else np.zeros(len(mine), dtype=bool)
-        return int(mine[hit][0]) if hit.any() else None
+        _, hit = _find(self.pids, pids)
+        return int(pids[hit].min()) if hit.any() else None
 
     def lookup(
         self, parsed: ParsedSlice, table: str, idx: str, uri: str, name: str, attr: str
@@ -185,15 +198,9 @@ class _Vocabulary:
         local: pa.Table = getattr(parsed, attr)
         mine = parsed.hashes[attr]  # computed by the worker (`parse_slice_file`)
         keys, ids = self.sorted[attr]
-        # Needles in order: each search starts where the last ended, so the probes walk the keys
-        # once instead of missing the cache (2.2M track keys, 35k needles: 22 -> 6 ms).
-        order = np.argsort(mine["a"])
-        at = np.empty(len(order), dtype=np.int64)
-        at[order] = np.minimum(np.searchsorted(keys, mine["a"][order]), max(len(keys) - 1, 0))
+        at, hit = _find(keys, mine["a"])
         index = np.full(local.num_rows, -1, dtype=np.int64)
-        if len(keys):
-            hit = keys[at] == mine["a"]
-            index[hit] = ids[at[hit]]
+        index[hit] = ids[at[hit]]
         found = np.flatnonzero(index >= 0)
         ours = self.by_idx[attr]
         if not np.array_equal(ours["b"][index[found]], mine["b"][found]):
