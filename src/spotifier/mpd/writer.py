@@ -191,12 +191,12 @@ def assemble_slice(
     """Join encoded playlist blocks (from `encode_playlist`) into a whole slice document."""
     stamp = _now() if generated_on is None else generated_on
     info = {"generated_on": stamp, "slice": slice_name, "version": "v1"}
-    joint = "," + _I[2]
-    body = joint.join(blocks)
-    playlists = "[" + _I[2] + body + _I[1] + "]" if body else "[]"
-    text = "{" + _I[1] + '"info": ' + encode_value(info, 1) + "," + _I[1]
-    text += '"playlists": ' + playlists + "\n}"
-    return text.encode("ascii")
+    head = "{" + _I[1] + '"info": ' + encode_value(info, 1) + "," + _I[1] + '"playlists": '
+    body = ("," + _I[2]).join(blocks)
+    if not body:
+        return (head + "[]\n}").encode("ascii")
+    # One join: chained `+` on a 35 MB body copies it once per operator (0.25 s a slice).
+    return "".join((head, "[", _I[2], body, _I[1], "]\n}")).encode("ascii")
 
 
 def dumps_slice(

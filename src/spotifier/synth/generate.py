@@ -78,13 +78,18 @@ class GenerateReport:
 
 # The world is built once in the parent and inherited by forked workers (copy-on-write).
 _WORLD: World | None = None
-_CACHE: dict[str, dict[int, str]] = {}
+_CACHE: dict[str, np.ndarray] = {}
 
 
-def _tails(world: World, tracks: np.ndarray) -> dict[int, str]:
-    """Encoded track text (after `pos`) per track index, computed once per process."""
-    cache = _CACHE.setdefault(f"tails-{world.seed}-{world.catalog.n_tracks}", {})
-    new = np.array([t for t in np.unique(tracks).tolist() if t not in cache], dtype=np.int64)
+def _tails(world: World, tracks: np.ndarray) -> np.ndarray:
+    """Encoded track text (after `pos`) per track index (an object array, None where not
+    needed yet), computed once per process."""
+    key = f"tails-{world.seed}-{world.catalog.n_tracks}"
+    cache = _CACHE.get(key)
+    if cache is None:
+        cache = _CACHE[key] = np.full(world.catalog.n_tracks, None, dtype=object)
+    wanted = np.unique(tracks)
+    new = wanted[np.equal(cache[wanted], None)].astype(np.int64)
     if len(new) == 0:
         return cache
     c, seed = world.catalog, world.seed
@@ -113,14 +118,17 @@ def _tails(world: World, tracks: np.ndarray) -> dict[int, str]:
 
 def _encode_slice(world: World, d: SliceDraw) -> bytes:
     c = world.catalog
-    tails = _tails(world, d.entries)
     entries = d.entries
+    tails = _tails(world, entries)[entries].tolist()
     blocks = []
-    albums = c.track_album[entries]
-    artists = c.track_artist[entries]
-    durations = c.track_duration[entries].astype(np.int64)
-    for i in range(len(d.pids)):
-        lo, hi = int(d.offsets[i]), int(d.offsets[i + 1])
+    n = len(d.pids)
+    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(d.offsets))
+    num_albums = _distinct_per_row(rows, c.track_album[entries], n)
+    num_artists = _distinct_per_row(rows, c.track_artist[entries], n)
+    durations = np.bincount(rows, weights=c.track_duration[entries], minlength=n)
+    offsets = d.offsets.tolist()
+    for i in range(n):
+        lo, hi = offsets[i], offsets[i + 1]
         playlist: dict[str, Any] = {"name": d.names[i]}
         if i in d.descriptions:
             playlist["description"] = d.descriptions[i]
@@ -129,15 +137,21 @@ def _encode_slice(world: World, d: SliceDraw) -> bytes:
             pid=int(d.pids[i]),
             modified_at=int(d.modified_at[i]),
             num_tracks=hi - lo,
-            num_albums=len(set(albums[lo:hi].tolist())),
+            num_albums=int(num_albums[i]),
             num_followers=int(d.num_followers[i]),
             tracks=None,
             num_edits=int(d.num_edits[i]),
-            duration_ms=int(durations[lo:hi].sum()),
-            num_artists=len(set(artists[lo:hi].tolist())),
+            duration_ms=int(durations[i]),
+            num_artists=int(num_artists[i]),
         )
-        blocks.append(encode_playlist(playlist, [tails[t] for t in entries[lo:hi].tolist()]))
+        blocks.append(encode_playlist(playlist, tails[lo:hi]))
     return assemble_slice(blocks, f"{d.pids[0]}-{d.pids[-1]}", generated_on=_generated_on(world))
+
+
+def _distinct_per_row(rows: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """How many distinct `values` each row has (`rows` sorted, one per value)."""
+    base = int(values.max(initial=0)) + 1
+    return np.bincount(np.unique(rows * base + values) // base, minlength=n)
 
 
 def _generated_on(world: World) -> str:
