@@ -78,18 +78,19 @@ class GenerateReport:
 
 # The world is built once in the parent and inherited by forked workers (copy-on-write).
 _WORLD: World | None = None
-_CACHE: dict[str, np.ndarray] = {}
+_CACHE: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
 
 def _tails(world: World, tracks: np.ndarray) -> np.ndarray:
     """Encoded track text (after `pos`) per track index (an object array, None where not
     needed yet), computed once per process."""
     key = f"tails-{world.seed}-{world.catalog.n_tracks}"
-    cache = _CACHE.get(key)
-    if cache is None:
-        cache = _CACHE[key] = np.full(world.catalog.n_tracks, None, dtype=object)
+    if key not in _CACHE:
+        n = world.catalog.n_tracks
+        _CACHE[key] = (np.full(n, None, dtype=object), np.zeros(n, dtype=bool))
+    cache, done = _CACHE[key]
     wanted = np.unique(tracks)
-    new = wanted[np.equal(cache[wanted], None)].astype(np.int64)
+    new = wanted[~done[wanted]].astype(np.int64)
     if len(new) == 0:
         return cache
     c, seed = world.catalog, world.seed
@@ -113,6 +114,7 @@ def _tails(world: World, tracks: np.ndarray) -> np.ndarray:
                 "album_name": album_names[i],
             }
         )
+    done[new] = True
     return cache
 
 
