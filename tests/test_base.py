@@ -184,3 +184,28 @@ def test_als_score_block_holds_exactly_each_rows_best_candidates(seed):
     brute = model.item_factors[known].astype(np.float64) @ u.astype(np.float64)
     floor = np.sort(brute)[-model.max_candidates]
     assert brute[np.searchsorted(known, cols)].min() >= floor - 1e-4 * max(1.0, abs(floor))
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 10_000), st.sampled_from([1, 5_000, 60_000, 10**9]))
+def test_als_tail_groups_change_no_score(seed, budget):
+    """Scoring past the head in groups bounded by `tail_budget` (down to one row at a time, even
+    a row wider than the budget) keeps the same tracks with the same scores (up to the last bit
+    of float32: BLAS may sum a one-row product in another order than a block's)."""
+    rng = np.random.default_rng(seed)
+    model = _random_als(rng, 30_000)
+    model.head_size = 500
+    known = np.flatnonzero(model.popularity_counts >= 2)
+    queries = [Query(seeds=rng.choice(known, size=int(n), replace=False)) for n in (1, 3, 10, 40)]
+    queries.insert(2, Query(seeds=np.array([], dtype=np.int64)))
+    model.tail_budget = 10**12
+    whole = model._score(queries)
+    model.tail_budget = budget
+    grouped = model._score(queries)
+    assert np.array_equal(whole.indptr, grouped.indptr)
+    for j in range(len(queries)):
+        a = slice(whole.indptr[j], whole.indptr[j + 1])
+        b = slice(grouped.indptr[j], grouped.indptr[j + 1])
+        mine, theirs = np.argsort(whole.indices[a]), np.argsort(grouped.indices[b])
+        assert np.array_equal(whole.indices[a][mine], grouped.indices[b][theirs])
+        assert np.allclose(whole.data[a][mine], grouped.data[b][theirs], rtol=1e-6, atol=0)

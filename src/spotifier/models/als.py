@@ -54,6 +54,8 @@ class ALS(Recommender):
     max_candidates: ClassVar[int] = 2000
     #: Tracks (by factor norm) every query is scored against before the norm bound prunes the rest.
     head_size: ClassVar[int] = 16_384
+    #: Most scores computed at once past the head by `_pruned` (32M float32 = 128 MB).
+    tail_budget: ClassVar[int] = 32_000_000
     config: ALSConfig
 
     def __init__(self, config: ModelConfig | None = None) -> None:
@@ -152,22 +154,31 @@ class ALS(Recommender):
         limits = np.where(floors > 0, floors / reach, 0.0)
         ends = np.searchsorted(-norms, -limits, side="right")  # tracks with |y| >= limit
         ends = np.maximum(ends, head)
-        far = np.flatnonzero(ends > head)
-        tail = np.zeros((0, 0), dtype=np.float32)
-        if len(far):
-            tail = users[far] @ factors[head : int(ends[far].max())].T
-        where = dict(zip(far.tolist(), range(len(far)), strict=True))
-        cols: list[np.ndarray] = []
-        vals: list[np.ndarray] = []
-        for j in range(len(rows)):
-            row = scores[j]
-            if j in where:
-                row = np.concatenate([row, tail[where[j], : ends[j] - head]])
+        cols: list[np.ndarray] = [ids[:0]] * len(rows)
+        vals: list[np.ndarray] = [np.zeros(0, np.float32)] * len(rows)
+
+        def keep(j: int, row: np.ndarray) -> None:
             pos = np.flatnonzero(row >= floors[j])
             if exact and len(pos) > needs[j]:
                 pos = pos[np.argpartition(-row[pos], needs[j] - 1)[: needs[j]]]
-            cols.append(ids[pos])
-            vals.append(row[pos])
+            cols[j], vals[j] = ids[pos], row[pos]
+
+        for j in np.flatnonzero(ends <= head).tolist():
+            keep(j, scores[j])
+        # Rows that must look past the head, in groups whose product stays under `tail_budget`
+        # scores (at 1M tracks 256 weak queries would otherwise need a 2.4 GB block at once).
+        far = np.flatnonzero(ends > head)
+        far = far[np.argsort(ends[far], kind="stable")]
+        start = 0
+        while start < len(far):
+            width = ends[far[start:]] - head  # ascending: the first m rows need m x width[m-1]
+            fit = int((np.arange(1, len(width) + 1) * width <= self.tail_budget).sum())
+            stop = start + max(1, fit)
+            group = far[start:stop]
+            tail = users[group] @ factors[head : int(ends[group].max())].T
+            for g, j in enumerate(group.tolist()):
+                keep(j, np.concatenate([scores[j], tail[g, : ends[j] - head]]))
+            start = stop
         counts = np.zeros(len(queries), dtype=np.int64)
         counts[rows] = [len(c) for c in cols]
         indptr = np.zeros(len(queries) + 1, dtype=np.int64)
