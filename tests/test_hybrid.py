@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from spotifier.data import Interactions, Query, TrainingData
 from spotifier.models import Recommender, create
@@ -343,3 +347,17 @@ def test_folds_default_to_three_cuts_with_a_refit_and_one_without() -> None:
     assert create("hybrid").folds == 3  # type: ignore[attr-defined]
     assert create("hybrid", ["refit=false"]).folds == 1  # type: ignore[attr-defined]
     assert create("hybrid", ["refit=false", "folds=2"]).folds == 2  # type: ignore[attr-defined]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 7), max_size=8), max_size=8))
+def test_transitions_count_every_adjacent_pair_within_a_playlist(playlists) -> None:
+    inter = Interactions.from_lists(playlists, n_tracks=8)
+    want = np.zeros((8, 8))
+    for tracks in playlists:
+        for a, b in itertools.pairwise(tracks):
+            want[a, b] += a != b
+    got = hf.transitions(inter)
+    assert got.dtype == np.float32 and got.has_sorted_indices
+    np.testing.assert_array_equal(got.toarray(), want)
+    assert (got.data > 0).all()  # no stored zeros
