@@ -81,14 +81,9 @@ def _same_files(a: Path, b: Path) -> bool:
 
 def before_after(args: argparse.Namespace, scratch: Path) -> str:
     """REV's generate and today's, alternating: a table and the ratio of the medians."""
-    from ingest_bench import REPO, export_src
+    from ingest_bench import REPO, export_src, short_rev
 
-    short = subprocess.run(
-        ["git", "-C", str(REPO), "rev-parse", "--short", args.before],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    short = short_rev(args.before)
     variants = [
         (f"before ({short})", export_src(args.before, scratch / "before")),
         ("now", REPO / "src"),

@@ -139,6 +139,17 @@ def _timed(fn: Callable[[], T]) -> tuple[T, float, float]:
     return out, time.perf_counter() - wall, _cpu() - cpu
 
 
+def short_rev(rev: str) -> str:
+    """Git's short name of revision `rev` in this repository."""
+    done = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", rev],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
 def export_src(rev: str, into: Path) -> Path:
     """The `src/` folder of git revision `rev`, written under `into`."""
     into.mkdir(parents=True, exist_ok=True)
@@ -178,12 +189,7 @@ def before_after(
     rev: str, source: Path, tmp: Path, rounds: int, workers: int, megabytes: float
 ) -> tuple[list[str], str]:
     """Table rows and a summary: REV's ingest and today's, alternating, `rounds` times."""
-    short = subprocess.run(
-        ["git", "-C", str(REPO), "rev-parse", "--short", rev],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    short = short_rev(rev)
     variants = [(f"before ({short})", export_src(rev, tmp / "before")), ("now", REPO / "src")]
     walls: dict[str, list[float]] = {name: [] for name, _ in variants}
     cpus: dict[str, list[float]] = {name: [] for name, _ in variants}

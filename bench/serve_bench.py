@@ -374,12 +374,9 @@ def main() -> None:
         world = f"home {home}"
     variants: list[tuple[str, Path | None]] = [("now", None)]
     if args.before:
-        rev = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", args.before],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+        from ingest_bench import short_rev
+
+        rev = short_rev(args.before)
         variants.insert(0, (f"before ({rev})", export_src(args.before, Path(tmp.name))))
     bodies, size = _bodies_and_size(home, args.seeds, 500, args.k)
     world = f"{world} ({size})"
