@@ -25,6 +25,7 @@ import datetime as dt
 import os
 import platform
 import resource
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -236,7 +237,7 @@ def main() -> None:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
-    command = "python bench/generate_bench.py " + " ".join(sys.argv[1:])
+    command = "python bench/generate_bench.py " + shlex.join(sys.argv[1:])
     text = (
         f"\n## Synthetic MPD generator ({started_at:%Y-%m-%d %H:%M} UTC)\n"
         f"- machine: {platform.machine()}, {os.cpu_count()} cores, "
