@@ -229,8 +229,8 @@ class Hybrid(Recommender):
         scored by the current generators, to `rows` (features, labels, group sizes, recall)."""
         cfg = self.config
         xs, ys, groups, recall = rows
-        for start in track(range(0, len(cases), 256), "hybrid: ranker features"):
-            chunk = cases[start : start + 256]
+        for start in track(range(0, len(cases), self.batch_size), "hybrid: ranker features"):
+            chunk = cases[start : start + self.batch_size]
             lists = hf.generate(self.generators, [c.query for c in chunk], cfg.candidates)
             for j, case in enumerate(chunk):
                 cands, x = hf.features(lists, j, case.query, self.side)  # type: ignore[arg-type]

@@ -187,7 +187,7 @@ def transitions(inter: Interactions) -> sp.csr_matrix:
     rows = keys // n
     indptr = _indptr(rows, n)
     del rows
-    m = sp.csr_matrix(((counts, (keys % n).astype(np.int32), indptr)), shape=(n, n))
+    m = sp.csr_matrix((counts, (keys % n).astype(np.int32), indptr), shape=(n, n))
     m.has_sorted_indices = True
     return m
 
