@@ -116,6 +116,9 @@ def test_saved_ranker_is_lightgbm_text_and_round_trips(fitted, tmp_path) -> None
     queries = [Query(seeds=np.array([1, 2, 3])), Query(name="party"), Query()]
     a, b = model.recommend(queries, 30), again.recommend(queries, 30)
     np.testing.assert_array_equal(a.items, b.items)
+    np.testing.assert_allclose(a.scores, b.scores, rtol=1e-6)
+    saved, loaded = model.side.artist_similarity, again.side.artist_similarity  # not refitted
+    assert saved.nnz > 0 and (saved != loaded).nnz == 0
 
 
 def test_hybrid_beats_popularity_on_unseen_playlists(fitted) -> None:
@@ -199,6 +202,38 @@ def test_album_mates_join_the_candidates() -> None:
     assert cands.tolist() == [2, 5]
 
 
+def test_a_cuts_side_facts_never_count_its_hidden_tracks() -> None:
+    """The ranker must see a validation case's hidden tracks unplayed, as a held-out playlist's
+    are at query time: a track played only where a case hides it has no plays, no album rank
+    and is no album mate (counting it told the ranker which candidates were hidden)."""
+    from spotifier.split.sampling import hide_first_case
+
+    base = clustered_world(120, seed=4)
+    lists = [base.interactions.playlist(r).tolist() for r in range(base.interactions.n_playlists)]
+    for r in range(10):  # playlist r opens with a track nobody else plays, on its 2nd's album
+        lists[r] = [160 + r, *lists[r]]
+    inter = Interactions.from_lists(lists, n_tracks=170, titles=list(base.interactions.titles))
+    album = np.r_[base.track_album, base.track_album[[p[1] for p in lists[:10]]]]
+    world = TrainingData(inter, np.r_[base.track_artist, np.zeros(10, np.int32)], album)
+    cases = [hide_first_case(inter, r) for r in range(10)]
+    stage = TrainingData(cut_to_seeds(inter, cases), world.track_artist, world.track_album)
+    model = create("hybrid", [*FAST, "album_candidates=50"]).fit(world)
+    model._fit_stage(stage)  # type: ignore[attr-defined]
+    side = model.side  # type: ignore[attr-defined]
+    rare = np.arange(160, 170)
+    assert (side.track_log_count[rare] == 0).all()
+    assert np.isnan(side.album_rank[rare]).all()
+    for case in cases:
+        assert not np.isin(case.truth, side.album_mates(case.query.seeds)).any()
+    played = np.flatnonzero(stage.interactions.track_counts)
+    np.testing.assert_allclose(
+        side.track_log_count[played], np.log1p(stage.interactions.track_counts[played]), rtol=1e-6
+    )
+    # at query time (fitted, refitted on all the data) every play counts again
+    model.fit(world)
+    assert (model.side.track_log_count[rare] > 0).all()  # type: ignore[attr-defined]
+
+
 def test_zero_seed_queries_get_exactly_the_title_models_list(fitted) -> None:
     model, world = fitted
     title = create("title").fit(world)
@@ -277,6 +312,42 @@ def test_cascade_gives_the_kept_candidates_their_full_score(fitted) -> None:
         by_partial = got[seg][rest][np.argsort(-partial[seg][rest], kind="stable")]
         assert (np.diff(by_partial) <= 0).all()
         lo += size
+
+
+def test_artist_cooccurrence_features_by_hand() -> None:
+    # tracks 0-5; artists: {0, 1} -> 0, {2, 3} -> 1, {4, 5} -> 2
+    inter = Interactions.from_lists([[0, 2], [1, 3], [0, 4], [2, 5]], n_tracks=6)
+    artist = np.array([0, 0, 1, 1, 2, 2], dtype=np.int32)
+    sim = hf.group_similarity(inter, artist, 10)
+    # P(artist 1 | artist 0) = 2/3 (playlists 0, 1 of 0, 1, 2), P(2 | 0) = 1/3, P(2 | 1) = 1/3
+    np.testing.assert_allclose(
+        sim.toarray(), [[0, 2 / 3, 1 / 3], [2 / 3, 0, 1 / 3], [1 / 2, 1 / 2, 0]], rtol=1e-6
+    )
+    side = hf.Side.build(artist, np.arange(6), inter.track_counts, artist_similarity=sim)
+    items = np.array([[[3, 5, -1]]], dtype=np.int32)
+    lists = hf.Lists(items, np.array([[[2.0, 1.0, np.nan]]], dtype=np.float32))
+    cands, x = hf.features(lists, 0, Query(seeds=np.array([0, 1, 2])), side)
+    col = {name: 3 + i for i, name in enumerate(hf.SHARED)}
+    assert cands.tolist() == [3, 5]
+    # seeds by artists 0, 0, 1: track 3 (artist 1) gets 2/3, 2/3, 0; track 5 (artist 2) 1/3 x 3
+    np.testing.assert_allclose(x[:, col["artist_sim_mean"]], [4 / 9, 1 / 3], rtol=1e-6)
+    np.testing.assert_allclose(x[:, col["artist_sim_max"]], [2 / 3, 1 / 3], rtol=1e-6)
+
+
+def test_group_similarity_on_a_sample_of_playlists() -> None:
+    rng = np.random.default_rng(2)
+    lists = [rng.choice(30, size=6, replace=False).tolist() for _ in range(50)]
+    inter = Interactions.from_lists(lists, n_tracks=30)
+    group = np.arange(30) // 3
+    full = hf.group_similarity(inter, group, 20)
+    assert (hf.group_similarity(inter, group, 20, max_playlists=50) != full).nnz == 0
+    sample = hf.group_similarity(inter, group, 20, max_playlists=20, seed=1)
+    assert (sample != full).nnz > 0 and 0 < sample.max() <= 1.0
+    assert (hf.group_similarity(inter, group, 20, max_playlists=20, seed=1) != sample).nnz == 0
+    # every playlist alike: any sample sees the same probabilities
+    same = Interactions.from_lists([[0, 3, 6]] * 40, n_tracks=9)
+    a = hf.group_similarity(same, np.arange(9) // 3, 5, max_playlists=7, seed=4)
+    np.testing.assert_allclose(a.toarray(), 1 - np.eye(3))
 
 
 def test_album_step_features_by_hand() -> None:
