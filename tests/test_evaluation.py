@@ -164,6 +164,11 @@ def test_sampled_models_say_so(home, monkeypatch):
     monkeypatch.setattr(Popularity, "max_eval_queries", 7, raising=False)
     result = evaluate(home, ["popularity"])["models"]["popularity"]
     assert result["sampled"] == 7
+    # an explicit sample lifts a model's cap: every held-out playlist when it is large enough
+    result = evaluate(home, ["popularity"], sample=20)["models"]["popularity"]
+    assert result["sampled"] == 20
+    result = evaluate(home, ["popularity"], sample=10**6)["models"]["popularity"]
+    assert "sampled" not in result and result["overall"]["playlists"] > 20
 
 
 def test_sample_cases_is_seeded_and_nested(world):

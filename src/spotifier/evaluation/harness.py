@@ -154,8 +154,13 @@ def _candidate_recall(chain: FallbackChain, cases: list[Case]) -> dict[str, Any]
 
 
 def _limit(sample: int | None, model_limit: int | None) -> int | None:
-    limits = [n for n in (sample, model_limit) if n is not None]
-    return min(limits) if limits else None
+    """How many held-out playlists a model is scored on: an explicit `--sample` (which may
+    exceed a slow model's cap), else the model's own `max_eval_queries` cap, else all.
+
+    >>> _limit(None, 500), _limit(1000, 500), _limit(20, 500), _limit(None, None)
+    (500, 1000, 20, None)
+    """
+    return sample if sample is not None else model_limit
 
 
 def _chain_models(name: str) -> list[str]:

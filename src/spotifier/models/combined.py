@@ -38,7 +38,8 @@ class SeedCombined(Recommender):
     name = "seed-combined"
     config_class = SeedCombinedConfig
     batch_size: ClassVar[int] = 64
-    #: The baseline's per-query loop over the bank is slow on purpose; evaluate samples.
+    #: The baseline's per-query loop over the bank is slow on purpose; evaluate samples (`--sample`
+    #: N asks for more).
     max_eval_queries: ClassVar[int] = 500
     config: SeedCombinedConfig
 

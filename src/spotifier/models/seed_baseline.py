@@ -6,7 +6,8 @@ in three neighbours counts three times), the query's tracks are subtracted, the 
 with a seeded generator and de-duplicated in shuffled order. Popularity back-fills the rest.
 
 It is deliberately slow (that loop is the point of comparison for `playlist-knn`), so the
-evaluator scores it on at most `max_eval_queries` queries of a large split and says so.
+evaluator scores it on at most `max_eval_queries` queries of a large split (unless `--sample`
+asks for more) and says so.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class SeedBaseline(Recommender):
     name = "seed-baseline"
     config_class = SeedBaselineConfig
     batch_size = 64
-    #: The evaluator samples at most this many queries for this model on large splits.
+    #: The evaluator samples at most this many queries for this model unless `--sample` asks more.
     max_eval_queries: ClassVar[int] = 500
     config: SeedBaselineConfig
 
