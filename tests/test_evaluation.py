@@ -193,6 +193,16 @@ def test_hide_first_protocol_builds_its_split(home, capsys):
     assert result["overall"]["hit_at_100"] == pytest.approx(sum(hits) / len(hits))
 
 
+def test_hide_first_scores_every_test_playlist_of_a_capped_model(home, monkeypatch):
+    from spotifier.models.popularity import Popularity
+
+    monkeypatch.setattr(Popularity, "max_eval_queries", 7, raising=False)
+    result = evaluate(home, ["popularity"], protocol="hide-first")["models"]["popularity"]
+    assert "sampled" not in result and result["overall"]["playlists"] == 50
+    sampled = evaluate(home, ["popularity"], protocol="hide-first", sample=9)
+    assert sampled["models"]["popularity"]["sampled"] == 9
+
+
 def test_protocol_mismatch_and_unknown_model(home):
     build_split(home, "default", n_playlists=20)
     with pytest.raises(InvalidInputError, match="uses the challenge protocol"):

@@ -74,7 +74,8 @@ def register(app: typer.Typer) -> None:
             "--sample",
             min=1,
             help="Score a seeded sample of N held-out playlists. Without it the seed's slow "
-            "models (seed-baseline, seed-combined) score 500; N also lifts that cap.",
+            "models (seed-baseline, seed-combined) score 500 of a challenge split (every "
+            "hide-first test playlist); N also lifts that cap.",
         ),
         no_oracle: bool = typer.Option(False, "--no-oracle", help="Skip the oracle row."),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable results."),

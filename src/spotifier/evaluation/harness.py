@@ -99,7 +99,10 @@ def evaluate(
     data = None
     for name in names:
         klass = registry.model_class(name)
-        limit = _limit(sample, getattr(klass, "max_eval_queries", None))
+        # The hide-first protocol is the seed's own comparison: its test playlists (1,000 of a
+        # 10,000 sample) are scored whole, as the seed scored them, so models pair up.
+        cap = None if hide_first else getattr(klass, "max_eval_queries", None)
+        limit = _limit(sample, cap)
         cases = sample_cases(loaded.cases, limit)
         chain, data = load_fresh_chain(home, name, loaded, data)
         items, seconds = recommend_cases(chain, cases, label=name)
