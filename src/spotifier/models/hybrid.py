@@ -5,10 +5,10 @@ ease) for their top `candidates` each and takes the union, for recall (plus up t
 `album_candidates` tracks from the seeds' albums). Stage two re-ranks the union with a LightGBM
 lambdarank model over every generator's score for every candidate, ranks, popularity, similarity
 to the (last) seeds, order (what follows or precedes a missing position in training playlists)
-and artist/album overlap (`hybrid_features`); at query time the ranker's first `cascade_trees`
-trees score every candidate and only each query's best `cascade_keep` get the rest. Zero-seed
-queries go to a `title` model fitted on all the data, unranked:
-on title-only playlists no ranker beat it.
+and artist/album overlap and co-occurrence (`hybrid_features`); at query time the ranker's first
+`cascade_trees` trees score every candidate and only each query's best `cascade_keep` get the
+rest. Zero-seed queries go to a `title` model fitted on all the data, unranked: on title-only
+playlists no ranker beat it.
 
 The ranker learns from validation cases cut from the TRAINING playlists in the challenge's ten
 categories (`spotifier.split.sample_challenge`), never from a held-out split: those playlists are

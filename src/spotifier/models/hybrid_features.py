@@ -217,15 +217,15 @@ def group_similarity(
     from spotifier.models.similarity import blocked_neighbours
 
     n_groups = int(group.max(initial=-1)) + 1
+    if 0 < max_playlists < inter.n_playlists:  # only the sample's entries are ever gathered
+        picked = np.random.default_rng(seed).choice(inter.n_playlists, max_playlists, replace=False)
+        inter = inter.subset(np.sort(picked))
     rows = np.repeat(np.arange(inter.n_playlists, dtype=np.int32), inter.lengths())
     member = sp.csr_matrix(
         (np.ones(len(rows), dtype=np.float32), (rows, group[inter.tracks])),
         shape=(inter.n_playlists, n_groups),
     )
     del rows
-    if 0 < max_playlists < inter.n_playlists:
-        picked = np.random.default_rng(seed).choice(inter.n_playlists, max_playlists, replace=False)
-        member = member[np.sort(picked)]
     member.data[:] = 1.0  # in a playlist or not: a group's repeats there count once
     held = np.maximum(np.asarray(member.sum(axis=0)).ravel(), 1.0)
     return blocked_neighbours(

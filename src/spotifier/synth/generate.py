@@ -47,7 +47,7 @@ from spotifier.mpd.writer import assemble_slice, encode_playlist, track_tail, wr
 from spotifier.progress import cpu_count, make_progress
 from spotifier.synth import names
 from spotifier.synth.catalog import build_catalog
-from spotifier.synth.sampler import SliceDraw, World, _unique_per_row, sample_slice
+from spotifier.synth.sampler import SliceDraw, World, sample_slice, unique_per_row
 from spotifier.synth.tastes import GENRE_NAMES, MOODS, TASTES
 
 SLICE_SIZE = 1000
@@ -125,8 +125,8 @@ def _encode_slice(world: World, d: SliceDraw) -> bytes:
     blocks = []
     n = len(d.pids)
     rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(d.offsets))
-    num_albums = _unique_per_row(c.track_album[entries], d.offsets)
-    num_artists = _unique_per_row(c.track_artist[entries], d.offsets)
+    num_albums = unique_per_row(c.track_album[entries], d.offsets)
+    num_artists = unique_per_row(c.track_artist[entries], d.offsets)
     durations = np.bincount(rows, weights=c.track_duration[entries], minlength=n)
     offsets = d.offsets.tolist()
     for i in range(n):

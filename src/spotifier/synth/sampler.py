@@ -209,7 +209,7 @@ def sample_slice(world: World, first_pid: int, n: int, slice_index: int) -> Slic
     entries, offsets = _fix_small(world, rng, entries, offsets, epoch, cell_w, lam)
     names, descs, collaborative = _titles(world, rng, n, first_pid, dominant)
     lengths = np.diff(offsets)
-    n_artists = _unique_per_row(c.track_artist[entries], offsets)
+    n_artists = unique_per_row(c.track_artist[entries], offsets)
     followers = _followers(world, rng, lengths, n_artists, collaborative, modified_at, dominant,
                            np.isin(np.arange(n), list(descs)))  # fmt: skip
     edits = _edits(rng, lengths)
@@ -245,8 +245,8 @@ def _fix_small(
     """Redraw (from the cells only, lam = 0) playlists with < 3 artists or < 2 albums."""
     c = world.catalog
     for _ in range(20):
-        n_artists = _unique_per_row(c.track_artist[entries], offsets)
-        n_albums = _unique_per_row(c.track_album[entries], offsets)
+        n_artists = unique_per_row(c.track_artist[entries], offsets)
+        n_albums = unique_per_row(c.track_album[entries], offsets)
         bad = np.flatnonzero((n_artists < 3) | (n_albums < 2))
         if not len(bad):
             return entries, offsets
@@ -263,7 +263,7 @@ def _fix_small(
     raise RuntimeError("could not draw playlists with >= 3 artists and >= 2 albums")
 
 
-def _unique_per_row(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+def unique_per_row(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     rows = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
     pairs = np.sort(rows.astype(np.int64) * (1 << 32) + values.astype(np.int64))
     first = np.r_[True, pairs[1:] != pairs[:-1]]
