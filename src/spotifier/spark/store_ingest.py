@@ -29,6 +29,7 @@ from spotifier.errors import InvalidInputError
 from spotifier.home import Home
 from spotifier.progress import note
 from spotifier.store import INVALID_FILE, IngestReport
+from spotifier.store.schema import record_source_kind
 
 EXAMPLES = 5  # as many example problems as the DuckDB ingest reports
 
@@ -442,7 +443,8 @@ def _load_into_store(
         "albums": "album_idx, album_uri, album_name, artist_idx",
         "tracks": "track_idx, track_uri, track_name, artist_idx, album_idx, duration_ms",
         "playlists": "pid, name, description, collaborative, modified_at, num_tracks, "
-        "num_albums, num_artists, num_followers, num_edits, duration_ms",
+        "num_albums, num_artists, num_followers, num_edits, duration_ms, "
+        "CAST(pid AS VARCHAR) AS playlist_id",
         "entries": "pid, pos, track_idx",
     }
     order = {"artists": "artist_idx", "albums": "album_idx", "tracks": "track_idx"}
@@ -452,13 +454,15 @@ def _load_into_store(
     try:
         for table, columns in inserts.items():
             con.execute(
-                f"INSERT INTO {table} SELECT {columns} FROM {scan(table)} ORDER BY {order[table]}"
+                f"INSERT INTO {table} BY NAME SELECT {columns} FROM {scan(table)} "
+                f"ORDER BY {order[table]}"
             )
         for f in files:
             con.execute(
                 "INSERT INTO slices VALUES (?, ?, ?, ?)",
                 [f.name, digests[f], per_file.get(name_of(str(f)), 0), now],
             )
+        record_source_kind(con, "mpd")
         report.playlists = _scalar(con, f"SELECT count(*) FROM {scan('playlists')}")
         report.entries = _scalar(con, f"SELECT count(*) FROM {scan('entries')}")
         con.commit()

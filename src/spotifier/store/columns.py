@@ -298,6 +298,8 @@ def build_columns(
             "num_followers": info["num_followers"],
             "num_edits": info["num_edits"],
             "duration_ms": counts["duration_ms"],
+            "playlist_id": pc.cast(pa.array(pids), pa.string()),  # an MPD playlist's id: its pid
+            "tags": pa.nulls(n, pa.list_(pa.string())),
         }
     )
     return ParsedSlice(

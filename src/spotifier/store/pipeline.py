@@ -34,7 +34,7 @@ from spotifier.mpd.validate import Violation
 from spotifier.progress import cpu_count, make_progress
 from spotifier.store import columns
 from spotifier.store.columns import ParsedSlice, parse_slice_file
-from spotifier.store.schema import connect, record_source_root
+from spotifier.store.schema import connect, record_source_kind, record_source_root
 
 INVALID_FILE = "invalid_playlists.jsonl"
 CHECKPOINT_EVERY = "4GB"
@@ -327,7 +327,7 @@ def compact(
 def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
     con.register("_rows", data)
     try:
-        con.execute(f"INSERT INTO {table} SELECT * FROM _rows").fetchall()
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _rows").fetchall()
     finally:
         con.unregister("_rows")
 
@@ -379,6 +379,7 @@ def _write_slice(
         "INSERT INTO slices VALUES (?, ?, ?, ?)",
         [parsed.file, parsed.md5, parsed.n_playlists, datetime.now(UTC).replace(tzinfo=None)],
     ).fetchall()
+    record_source_kind(con, "mpd")
 
 
 def _check_pids(vocabulary: _Vocabulary, parsed: ParsedSlice) -> None:
