@@ -12,9 +12,12 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any, BinaryIO, Literal, TextIO, overload
+
+from spotifier.errors import InvalidInputError
 
 DEFAULT_HOME = "spotifier-home"
 
@@ -25,9 +28,28 @@ class Home:
 
     @classmethod
     def resolve(cls, home: str | os.PathLike[str] | None = None) -> Home:
+        """The home at `home`, else `$SPOTIFIER_HOME`, else `./spotifier-home`.
+
+        An empty path is an error (not the current folder), and so is a path at, or inside, a
+        file: both are typing mistakes that would otherwise fail later, or write somewhere odd.
+        """
         if home is None:
             home = os.environ.get("SPOTIFIER_HOME") or DEFAULT_HOME
-        return cls(Path(home).expanduser().resolve())
+        if not os.fspath(home).strip():
+            raise InvalidInputError(
+                "--home: the path is empty; give a folder (it is created when missing)"
+            )
+        root = Path(home).expanduser().resolve()
+        existing = root
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            where = "is" if existing == root else f"is inside {existing}, which is"
+            raise InvalidInputError(
+                f"home folder {root} {where} a file, not a folder; give --home a folder "
+                "(it is created when missing)"
+            )
+        return cls(root)
 
     @property
     def store_path(self) -> Path:
@@ -100,14 +122,28 @@ def atomic_dir(target: Path) -> Iterator[Path]:
         raise
 
 
+@overload
+def atomic_file(target: Path, mode: Literal["wb"] = "wb") -> AbstractContextManager[BinaryIO]: ...
+@overload
+def atomic_file(target: Path, mode: Literal["w"]) -> AbstractContextManager[TextIO]: ...
+def atomic_file(target: Path, mode: str = "wb") -> AbstractContextManager[IO[Any]]:
+    """Open a temporary sibling for writing; rename it over `target` only on success.
+
+    `mode` is "wb" (a binary file) or "w" (text, UTF-8); the type of the yielded file follows it.
+    """
+    if mode not in ("w", "wb"):
+        raise ValueError(f"atomic_file writes with mode 'w' or 'wb', not {mode!r}")
+    return _atomic_file(target, mode)
+
+
 @contextmanager
-def atomic_file(target: Path, mode: str = "wb") -> Iterator[object]:
-    """Open a temporary sibling for writing; rename it over `target` only on success."""
+def _atomic_file(target: Path, mode: str) -> Iterator[IO[Any]]:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     tmp = Path(name)
     try:
-        with os.fdopen(fd, mode) as fh:
+        encoding = "utf-8" if mode == "w" else None
+        with os.fdopen(fd, mode, encoding=encoding) as fh:
             yield fh
         # mkstemp makes the file 0600; give it the permissions a plain open() would have.
         umask = os.umask(0)

@@ -6,14 +6,27 @@ Each area registers its commands from its own module (`data`, `evaluation`, `mod
 
 from __future__ import annotations
 
+import os
 import sys
-from pathlib import Path
+import traceback
+from typing import NoReturn
 
 import typer
+from rich.text import Text
 
-from spotifier.cli import analysis, data, demo, evaluation, generate, models, service, tune
-from spotifier.cli.common import State
-from spotifier.errors import SpotifierError
+from spotifier.cli import (
+    analysis,
+    data,
+    demo,
+    evaluation,
+    failures,
+    generate,
+    models,
+    service,
+    tune,
+)
+from spotifier.cli.common import State, current_home
+from spotifier.errors import ExitCode, SpotifierError
 from spotifier.progress import set_quiet, stderr
 
 app = typer.Typer(
@@ -32,7 +45,7 @@ app = typer.Typer(
 @app.callback()
 def _root(
     ctx: typer.Context,
-    home: Path | None = typer.Option(
+    home: str | None = typer.Option(
         None,
         "--home",
         help="Home folder for the store, splits, models and results "
@@ -50,26 +63,38 @@ for _module in (generate, data, evaluation, models, tune, service, analysis, dem
 
 
 def main() -> None:
-    """Entry point: run the app, turning Spotifier errors into one line on stderr."""
+    """Entry point: run the app; every failure is one line on stderr and an `ExitCode`."""
     try:
         # Without standalone mode, click returns a command's `typer.Exit(code)` instead of exiting.
         code = app(standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
-    except SpotifierError as exc:
-        stderr.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except typer.Abort:
-        stderr.print("aborted")
-        sys.exit(130)
-    except KeyboardInterrupt:
-        stderr.print("interrupted")
-        sys.exit(130)
-    except Exception as exc:  # click usage errors (typer vendors its own click: duck-type them)
-        show = getattr(exc, "show", None)
-        if callable(show) and isinstance(getattr(exc, "exit_code", None), int):
+    except (typer.Abort, KeyboardInterrupt):
+        fail("interrupted", ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        # The reader of stdout went away (`spotifier stats | head`): nothing left to say to it.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(ExitCode.FAILED)
+    except Exception as exc:
+        show = getattr(exc, "show", None)  # click's usage errors (typer vendors its own click)
+        exit_code = getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(exit_code, int) and not isinstance(exc, SpotifierError):
             show()
-            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
-        raise
+            sys.exit(exit_code)
+        if failures.debug():
+            traceback.print_exc()
+        line, code = failures.describe(exc, current_home())
+        fail(line, code)
+
+
+def fail(line: str, code: int) -> NoReturn:
+    """Print one error line on stderr (never re-wrapped, never read as markup) and exit."""
+    text = (
+        Text(line)
+        if line.startswith("internal error")
+        else Text.assemble(("error:", "red"), " ", line)
+    )
+    stderr.print(text, soft_wrap=True, highlight=False)
+    sys.exit(code)

@@ -15,20 +15,31 @@ from spotifier.home import Home
 
 console = Console()
 
+#: The home folder the running command resolved (named by error messages about its files).
+_resolved: list[Home] = []
+
 
 @dataclass
 class State:
-    home_option: Path | None = None
+    #: `--home` as typed: a string, so that an empty one is caught rather than read as ".".
+    home_option: str | None = None
 
     @property
     def home(self) -> Home:
-        return Home.resolve(self.home_option)
+        home = Home.resolve(self.home_option)
+        _resolved[:] = [home]
+        return home
 
 
 def home_of(ctx: typer.Context) -> Home:
     """The resolved home folder for this invocation."""
     state = ctx.find_object(State)
     return (state or State()).home
+
+
+def current_home() -> Path | None:
+    """The home folder of the running command, once resolved (for error messages)."""
+    return _resolved[0].root if _resolved else None
 
 
 def print_json(obj: Any) -> None:

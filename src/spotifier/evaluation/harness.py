@@ -268,7 +268,7 @@ def result_path(home: Home, split: str, model: str) -> Path:
 
 def save_result(home: Home, split: str, model: str, result: dict[str, Any]) -> None:
     with atomic_file(result_path(home, split, model), "w") as fh:
-        json.dump(result, fh, indent=1)  # type: ignore[arg-type]
+        json.dump(result, fh, indent=1)
 
 
 def read_result(home: Home, split: str, model: str) -> dict[str, Any] | None:

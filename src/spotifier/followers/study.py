@@ -188,7 +188,7 @@ def results_path(home: Home) -> Path:
 def save(home: Home, result: dict[str, Any]) -> Path:
     path = results_path(home)
     with atomic_file(path, "w") as fh:
-        json.dump(result, fh, indent=1)  # type: ignore[arg-type]
+        json.dump(result, fh, indent=1)
     return path
 
 

@@ -60,7 +60,7 @@ class ALS(Recommender):
 
     def __init__(self, config: ModelConfig | None = None) -> None:
         super().__init__(config)
-        self.item_factors = np.zeros((0, self.config.factors), dtype=np.float32)  # type: ignore[attr-defined]
+        self.item_factors = np.zeros((0, self.config.factors), dtype=np.float32)
         self._gram: np.ndarray | None = None
         self._by_norm: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 

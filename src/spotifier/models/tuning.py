@@ -106,5 +106,5 @@ def sweep(
     }
     target = home.results_dir / "tune" / f"{model}.json"
     with atomic_file(target, "w") as fh:
-        fh.write(json.dumps(result, indent=2) + "\n")  # type: ignore[attr-defined]
+        fh.write(json.dumps(result, indent=2) + "\n")
     return result

@@ -172,7 +172,7 @@ def write_challenge_set(path: Path, entries: Sequence[dict[str, Any]]) -> None:
         "playlists": list(entries),
     }
     with atomic_file(Path(path)) as fh:
-        fh.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2))  # type: ignore[attr-defined]
+        fh.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
 
 
 def write_submission(
@@ -193,7 +193,7 @@ def write_submission(
     lines.extend(",".join([str(pid), *uris]) for pid, uris in rows)
     text = ("\n".join(lines) + "\n").encode()
     with atomic_file(Path(path)) as fh:
-        fh.write(gzip.compress(text, mtime=0) if compress else text)  # type: ignore[attr-defined]
+        fh.write(gzip.compress(text, mtime=0) if compress else text)
 
 
 # --------------------------------------------------------------------------- submissions

@@ -261,7 +261,7 @@ def build(home: Home, out: Path | None = None) -> Path:
     html = env.get_template("index.html.j2").render(**ctx)
     path = out / "index.html"
     with atomic_file(path, "w") as fh:
-        fh.write(html)  # type: ignore[attr-defined]
+        fh.write(html)
     return path
 
 

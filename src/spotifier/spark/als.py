@@ -167,4 +167,4 @@ def record_engine(model_dir: Any, master: str | None) -> None:
     meta["engine"] = "spark"
     meta["spark_master"] = master
     with atomic_file(path, "w") as fh:
-        fh.write(json.dumps(meta, indent=2) + "\n")  # type: ignore[attr-defined]
+        fh.write(json.dumps(meta, indent=2) + "\n")

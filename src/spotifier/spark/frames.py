@@ -191,7 +191,7 @@ def problems(playlists: DataFrame) -> Column:
     problem: Any = F
     for condition, message in rules:
         problem = problem.when(condition, F.lit(message))
-    return problem.otherwise(F.lit(None).cast("string"))  # type: ignore[no-any-return]
+    return problem.otherwise(F.lit(None).cast("string"))
 
 
 def dense_index(frame: DataFrame, order: str, name: str, offset: int) -> DataFrame:

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import duckdb
 
-from spotifier.errors import NotFoundError, SpotifierError
+from spotifier.errors import NotFoundError
 from spotifier.home import Home, atomic_file
+from spotifier.store.damage import store_error
 
 TABLES = {
     "playlists": """pid BIGINT, name VARCHAR, description VARCHAR, collaborative BOOLEAN,
@@ -197,8 +198,8 @@ def connect(home: Home | str | Path, read_only: bool = True) -> duckdb.DuckDBPyC
         con = duckdb.connect(str(path))
         create_schema(con)
         return con
-    except duckdb.IOException as exc:
-        raise SpotifierError(f"{path}: cannot open the store ({exc})") from exc
+    except duckdb.Error as exc:
+        raise store_error(path, exc) from exc
 
 
 def _source_file(home: Home) -> Path:
@@ -223,7 +224,7 @@ def resolve_source_root(path: Path) -> Path:
 def record_source_root(home: Home, path: Path) -> None:
     payload = {"source_root": str(resolve_source_root(path)), "at": datetime.now(UTC).isoformat()}
     with atomic_file(_source_file(home), "w") as fh:
-        json.dump(payload, fh)  # type: ignore[arg-type]
+        json.dump(payload, fh)
 
 
 def source_root(home: Home | str | Path) -> Path | None:

@@ -1,0 +1,241 @@
+"""Every CLI failure is one line on stderr and a documented exit code; never a traceback.
+
+The cases come from issue 16: odd `--home` values, a read-only home, a damaged store, file-system
+errors (permission, disk full, a folder given for a file), and bugs (the last-resort handler).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "data"))
+from mpd_fixtures import simple_world
+
+from spotifier.cli import failures
+from spotifier.errors import ExitCode
+
+
+def spotifier(
+    *args: str, env: dict[str, str] | None = None, user: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the real command (a new process, as a user would) and capture its output."""
+    command = [sys.executable, "-m", "spotifier", "--quiet", *args]
+    if user == "nobody":
+        command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "MPLCONFIGDIR": tempfile.gettempdir(), **(env or {})},
+    )
+
+
+def one_line(done: subprocess.CompletedProcess[str], code: int, *fragments: str) -> str:
+    """Assert the command failed with `code` and exactly one stderr line holding `fragments`."""
+    assert done.returncode == code, (done.returncode, done.stderr)
+    assert "Traceback" not in done.stderr, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[Path]:
+    """An ingested home with a trained popularity model, in a folder any user can read."""
+    root = Path(tempfile.mkdtemp(prefix="spotifier-failures-"))
+    root.chmod(0o755)  # the read-only test reads it as another user
+    simple_world(root / "mpd", n_slices=2)
+    done = spotifier("--home", str(root / "home"), "ingest", str(root / "mpd"), "--workers", "1")
+    assert done.returncode == 0, done.stderr
+    done = spotifier("--home", str(root / "home"), "train", "popularity")
+    assert done.returncode == 0, done.stderr
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def copy_home(world: Path, tmp_path: Path) -> Path:
+    home = tmp_path / "home"
+    shutil.copytree(world / "home", home)
+    return home
+
+
+# ---------------------------------------------------------------- the home folder
+def test_an_empty_home_is_an_error_not_the_current_folder(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "spotifier", "--home", "", "stats"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    one_line(done, ExitCode.BAD_INPUT, "--home", "empty")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_home_at_a_file_is_one_clear_error(tmp_path: Path) -> None:
+    file = tmp_path / "notes.txt"
+    file.write_text("hello")
+    one_line(spotifier("--home", str(file), "stats"), ExitCode.BAD_INPUT, str(file), "a file")
+    inside = spotifier("--home", str(file / "sub"), "ingest", str(tmp_path))
+    one_line(inside, ExitCode.BAD_INPUT, str(file), "a file")
+    assert file.read_text() == "hello"
+
+
+def _as_reader(home: Path) -> str | None:
+    """Make `home` read-only for the user the commands run as (root ignores permissions)."""
+    if os.geteuid() != 0:
+        for path in [home, *home.rglob("*")]:
+            path.chmod(path.stat().st_mode & ~0o222)
+        return None
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: cannot drop write permission")
+    for path in [home.parent, home, *home.rglob("*")]:  # readable, not writable, by nobody
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return "nobody"
+
+
+def test_a_read_only_home_still_reads_and_refuses_writes_in_one_line(world: Path) -> None:
+    home = Path(tempfile.mkdtemp(prefix="spotifier-ro-")) / "home"
+    shutil.copytree(world / "home", home)
+    try:
+        user = _as_reader(home)
+        stats = spotifier("--home", str(home), "stats", "--json", user=user)
+        assert stats.returncode == 0, stats.stderr
+        rec = spotifier("--home", str(home), "recommend", "-m", "popularity", "-k", "3", user=user)
+        assert rec.returncode == 0, rec.stderr
+        train = spotifier("--home", str(home), "train", "popularity", user=user)
+        one_line(train, ExitCode.FILESYSTEM, str(home), "read-only", "--home")
+        ingest = spotifier("--home", str(home), "ingest", str(world / "mpd"), user=user)
+        one_line(ingest, ExitCode.FILESYSTEM, str(home / "store.duckdb"), "--home")
+    finally:
+        for path in [home, *home.rglob("*")]:
+            path.chmod(0o755)
+        shutil.rmtree(home.parent, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- a damaged store
+def _truncate(path: Path) -> None:
+    with path.open("r+b") as fh:
+        fh.truncate(path.stat().st_size // 3)
+
+
+def _flip_bits(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    for at in range(8192 + 100, len(data), 4099):  # past the headers, a bit in many blocks
+        data[at] ^= 0x10
+    path.write_bytes(bytes(data))
+
+
+def _empty(path: Path) -> None:
+    path.write_bytes(b"")
+
+
+@pytest.mark.parametrize("damage", [_truncate, _flip_bits, _empty], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("command", [["stats", "--json"], ["recommend", "-m", "popularity"]])
+def test_a_damaged_store_says_ingest_again(
+    world: Path, tmp_path: Path, damage, command: list[str]
+) -> None:
+    home = copy_home(world, tmp_path)
+    shutil.rmtree(home / "matrices")  # force reading the store itself
+    damage(home / "store.duckdb")
+    done = spotifier("--home", str(home), *command)
+    one_line(done, ExitCode.DAMAGED, str(home / "store.duckdb"), "damaged", "ingest again")
+
+
+def test_a_duckdb_file_without_the_store_tables_is_not_a_store(tmp_path: Path) -> None:
+    import duckdb
+
+    home = tmp_path / "home"
+    home.mkdir()
+    duckdb.connect(str(home / "store.duckdb")).close()  # a valid database, but empty
+    done = spotifier("--home", str(home), "stats")
+    one_line(done, ExitCode.DAMAGED, str(home / "store.duckdb"), "ingest again")
+
+
+# ---------------------------------------------------------------- file-system errors and bugs
+RAISE_IN_STATS = """
+import errno, sys
+import spotifier.store as store
+def broken(home):
+    raise {error}
+store.compute_stats = broken
+from spotifier.cli import main
+sys.argv = ["spotifier", "--home", sys.argv[1], "stats"]
+main()
+"""
+
+
+def _run_raising(error: str, home: Path, debug: bool = False) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SPOTIFIER_DEBUG": "1" if debug else ""}
+    return subprocess.run(
+        [sys.executable, "-c", RAISE_IN_STATS.format(error=error), str(home)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+
+
+def test_disk_full_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    done = _run_raising(
+        'OSError(errno.ENOSPC, "No space left on device", "/data/out.npz")', tmp_path
+    )
+    one_line(done, ExitCode.FILESYSTEM, "/data/out.npz", "no space left", "free some space")
+
+
+def test_a_bug_is_one_internal_error_line_and_debug_shows_the_traceback(tmp_path: Path) -> None:
+    done = _run_raising('KeyError("boom")', tmp_path)
+    line = one_line(done, ExitCode.INTERNAL, "internal error", "KeyError", "SPOTIFIER_DEBUG=1")
+    assert line.startswith("internal error")
+    debug = _run_raising('KeyError("boom")', tmp_path, debug=True)
+    assert debug.returncode == ExitCode.INTERNAL
+    assert "Traceback" in debug.stderr and "def broken" not in debug.stdout
+    assert debug.stderr.strip().splitlines()[-1].startswith("internal error")
+
+
+def test_an_error_message_is_printed_literally_not_as_markup(tmp_path: Path) -> None:
+    odd = tmp_path / "[bold]odd[red] ünï"
+    odd.write_text("x")
+    done = spotifier("--home", str(odd), "stats")
+    one_line(done, ExitCode.BAD_INPUT, str(odd))
+
+
+def test_a_closed_stdout_is_not_a_traceback(world: Path, tmp_path: Path) -> None:
+    home = copy_home(world, tmp_path)
+    command = [sys.executable, "-m", "spotifier", "--home", str(home), "stats", "--json"]
+    reader = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert reader.stdout is not None and reader.stderr is not None
+    reader.stdout.close()  # like `| head -c0`: the reader goes away before the output
+    code = reader.wait(timeout=60)
+    err = reader.stderr.read().decode()
+    reader.stderr.close()
+    assert "Traceback" not in err and "internal error" not in err, err
+    assert code in (ExitCode.OK, ExitCode.FAILED)
+
+
+@pytest.mark.parametrize(
+    ("error", "fragment", "code"),
+    [
+        (PermissionError(errno.EACCES, "Permission denied", "/x/y"), "/x/y: permission", 5),
+        (IsADirectoryError(errno.EISDIR, "Is a directory", "/x/out"), "is a folder", 5),
+        (FileNotFoundError(errno.ENOENT, "No such file", "/x/in"), "does not exist", 3),
+        (OSError(errno.EROFS, "Read-only file system", "/x/z"), "read-only", 5),
+        (MemoryError(), "out of memory", 1),
+    ],
+)
+def test_describe_maps_each_os_error(error: BaseException, fragment: str, code: int) -> None:
+    line, exit_code = failures.describe(error, Path("/elsewhere"))
+    assert fragment in line and exit_code == code
+    assert "\n" not in line
