@@ -129,18 +129,61 @@ class Interactions:
 class Catalog:
     """Tracks, albums and artists: the external ids and names, and int32 track→album/artist maps.
 
-    Index i of `track_uris` is track index i everywhere in Spotifier.
+    Index i of `track_uris` is track index i everywhere in Spotifier; `track_uris` hold the
+    external track ids, whatever they are (Spotify URIs, warehouse ids, numbers as text). What the
+    data lacks is marked, never invented: an unknown artist or album index is -1, an unknown name
+    '', an unknown duration -1. `fields` names the optional fields the data holds (see
+    `spotifier.store.fields`); when not given it is worked out from the arrays.
+
+        >>> catalog = Catalog(
+        ...     track_uris=np.array(["t1", "t2"], dtype=object),
+        ...     track_names=np.array(["Jolene", ""], dtype=object),
+        ...     track_artist=np.array([0, -1], dtype=np.int32),
+        ...     track_album=np.array([-1, -1], dtype=np.int32),
+        ...     artist_uris=np.array(["a1"], dtype=object),
+        ...     artist_names=np.array(["Dolly Parton"], dtype=object),
+        ...     album_uris=np.array([], dtype=object),
+        ...     album_names=np.array([], dtype=object),
+        ... )
+        >>> [catalog.label(i) for i in range(2)], sorted(catalog.fields)
+        (['Dolly Parton — Jolene', 't2'], ['artist', 'artist_name', 'track_name'])
+        >>> catalog.describe([1])
+        [{'uri': 't2', 'name': '', 'artist': '', 'album': ''}]
     """
 
     track_uris: np.ndarray  # object (str), (n_tracks,)
-    track_names: np.ndarray  # object (str)
-    track_artist: np.ndarray  # int32 artist index per track
-    track_album: np.ndarray  # int32 album index per track
+    track_names: np.ndarray  # object (str), '' when unknown
+    track_artist: np.ndarray  # int32 artist index per track, -1 when unknown
+    track_album: np.ndarray  # int32 album index per track, -1 when unknown
     artist_uris: np.ndarray  # object
     artist_names: np.ndarray  # object
     album_uris: np.ndarray  # object
     album_names: np.ndarray  # object
     track_duration_ms: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int64))
+    fields: frozenset[str] = field(default=None)  # type: ignore[arg-type]  # None: derived
+
+    def __post_init__(self) -> None:
+        if self.fields is None:
+            object.__setattr__(self, "fields", self._derived_fields())
+
+    def _derived_fields(self) -> frozenset[str]:
+        found = set()
+        for name, present in (
+            ("artist", bool((self.track_artist >= 0).any())),
+            ("album", bool((self.track_album >= 0).any())),
+            ("track_name", any(self.track_names.tolist())),
+            ("artist_name", any(self.artist_names.tolist())),
+            ("album_name", any(self.album_names.tolist())),
+            ("duration_ms", bool((self.track_duration_ms >= 0).any())),
+            (
+                "spotify_uris",
+                self.n_tracks > 0
+                and all(str(u).startswith("spotify:track:") for u in self.track_uris.tolist()),
+            ),
+        ):
+            if present:
+                found.add(name)
+        return frozenset(found)
 
     @property
     def n_tracks(self) -> int:
@@ -163,33 +206,77 @@ class Catalog:
                 known.append(i)
         return np.asarray(known, dtype=np.int32), unknown
 
+    def artist_name(self, track: int) -> str:
+        """The track's artist name ('' when the artist is unknown)."""
+        return _at(self.artist_names, int(self.track_artist[track]))
+
+    def album_name(self, track: int) -> str:
+        """The track's album name ('' when the album is unknown)."""
+        return _at(self.album_names, int(self.track_album[track]))
+
+    def label(self, track: int) -> str:
+        """How a person reads a track: "artist — name", the name alone, else its external id."""
+        name = str(self.track_names[track])
+        if not name:
+            return str(self.track_uris[track])
+        artist = self.artist_name(track)
+        return f"{artist} — {name}" if artist else name
+
     def describe(self, indices: Iterable[int]) -> list[dict[str, str]]:
         """URI, name, artist and album for each track index (for CLI and HTTP output)."""
-        out = []
-        for i in indices:
-            a, b = int(self.track_artist[i]), int(self.track_album[i])
-            out.append(
-                {
-                    "uri": str(self.track_uris[i]),
-                    "name": str(self.track_names[i]),
-                    "artist": str(self.artist_names[a]),
-                    "album": str(self.album_names[b]),
-                }
-            )
-        return out
+        return [
+            {
+                "uri": str(self.track_uris[i]),
+                "name": str(self.track_names[i]),
+                "artist": self.artist_name(i),
+                "album": self.album_name(i),
+            }
+            for i in indices
+        ]
+
+
+def _at(names: np.ndarray, index: int) -> str:
+    """names[index] as text, '' for an unknown (-1) or out-of-range index."""
+    return str(names[index]) if 0 <= index < len(names) else ""
 
 
 @dataclass(frozen=True, eq=False)
 class TrainingData:
-    """What a model is fit on: the training playlists and the track → artist/album maps."""
+    """What a model is fit on: the training playlists and the track → artist/album maps.
+
+    `fields` names the optional fields the data holds (`spotifier.store.fields.OPTIONAL_FIELDS`),
+    so a model can skip a feature the data lacks without asking the store; when not given it is
+    worked out from the arrays (titles, artists and albums).
+
+        >>> inter = Interactions.from_lists([[0, 1], [1]], n_tracks=2)
+        >>> data = TrainingData(inter, np.array([-1, -1]), np.array([0, 0]))
+        >>> sorted(data.fields), data.has("title")
+        (['album'], False)
+    """
 
     interactions: Interactions
-    track_artist: np.ndarray  # int32, (n_tracks,)
-    track_album: np.ndarray  # int32, (n_tracks,)
+    track_artist: np.ndarray  # int32, (n_tracks,); -1 when unknown
+    track_album: np.ndarray  # int32, (n_tracks,); -1 when unknown
+    fields: frozenset[str] = field(default=None)  # type: ignore[arg-type]  # None: derived
+
+    def __post_init__(self) -> None:
+        if self.fields is None:
+            found = set()
+            if any(self.interactions.titles.tolist()):
+                found.add("title")
+            if (np.asarray(self.track_artist) >= 0).any():
+                found.add("artist")
+            if (np.asarray(self.track_album) >= 0).any():
+                found.add("album")
+            object.__setattr__(self, "fields", frozenset(found))
 
     @classmethod
     def from_catalog(cls, interactions: Interactions, catalog: Catalog) -> TrainingData:
-        return cls(interactions, catalog.track_artist, catalog.track_album)
+        return cls(interactions, catalog.track_artist, catalog.track_album, catalog.fields)
+
+    def has(self, name: str) -> bool:
+        """Whether the data holds the optional field `name` (e.g. "title", "artist")."""
+        return name in self.fields
 
     @property
     def n_tracks(self) -> int:

@@ -55,7 +55,7 @@ def validation_cases(
         if case is not None:
             cases.append(case)
     cut = cut_to_seeds(inter, cases)
-    return TrainingData(cut, data.track_artist, data.track_album), cases
+    return TrainingData(cut, data.track_artist, data.track_album, data.fields), cases
 
 
 def validation_cuts(

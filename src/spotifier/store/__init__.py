@@ -9,7 +9,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from spotifier.store.cache import load_catalog, load_interactions, store_fingerprint
+    from spotifier.store.cache import (
+        load_catalog,
+        load_interactions,
+        load_playlist_ids,
+        store_fingerprint,
+    )
+    from spotifier.store.fields import present_fields
     from spotifier.store.pipeline import INVALID_FILE, IngestReport, ingest
     from spotifier.store.schema import connect, source_root
     from spotifier.store.stats import compute_stats
@@ -20,6 +26,8 @@ _EXPORTS = {
     "ingest": "pipeline",
     "load_catalog": "cache",
     "load_interactions": "cache",
+    "load_playlist_ids": "cache",
+    "present_fields": "fields",
     "store_fingerprint": "cache",
     "connect": "schema",
     "source_root": "schema",
@@ -34,6 +42,8 @@ __all__ = [
     "ingest",
     "load_catalog",
     "load_interactions",
+    "load_playlist_ids",
+    "present_fields",
     "source_root",
     "store_fingerprint",
 ]

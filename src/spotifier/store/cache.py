@@ -1,8 +1,10 @@
 """Interactions and catalogue built from the store with Arrow/numpy, cached as `.npz`.
 
-The cache lives in `home/matrices/` under a fingerprint of the `slices` table, so it is rebuilt
-exactly when an ingest commits (or a strict ingest undoes) a slice. Strings are stored as UTF-8
-bytes plus offsets: `np.load(..., allow_pickle=False)` always works.
+The cache lives in `home/matrices/` under a fingerprint of the store's content: the `slices`
+table (every committed file), the `meta` table (schema version, source kind), the row counts and
+the optional fields present, so it is rebuilt when an ingest commits (or a strict ingest undoes)
+a file, when a store is migrated, or when a field is filled or cleared. Strings are stored as
+UTF-8 bytes plus offsets: `np.load(..., allow_pickle=False)` always works.
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from spotifier.data import Catalog, Interactions
 from spotifier.home import Home, atomic_file
+from spotifier.store.fields import columns, playlist_id_sql, present_fields
 from spotifier.store.schema import connect
 
-CACHE_VERSION = 1
+# 2: external playlist ids, the fields present, -1 for unknown artists/albums/durations.
+CACHE_VERSION = 2
 
 
 def _home(home: Home | str | Path) -> Home:
@@ -33,6 +38,13 @@ def _fingerprint(con: duckdb.DuckDBPyConnection) -> str:
         "SELECT file, md5, playlists FROM slices ORDER BY file, md5"
     ).fetchall():
         h.update(f"{file}\0{md5}\0{n}\n".encode())
+    if columns(con, "meta"):
+        for key, value in con.execute("SELECT key, value FROM meta ORDER BY key").fetchall():
+            h.update(f"meta\0{key}\0{value}\n".encode())
+    for table in ("playlists", "entries", "tracks", "artists", "albums"):
+        (count,) = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0]
+        h.update(f"{table}\0{count}\n".encode())
+    h.update(",".join(sorted(present_fields(con))).encode())
     return h.hexdigest()
 
 
@@ -86,11 +98,15 @@ def _save(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 
 def _interactions_arrays(con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray]:
-    playlists = con.sql("SELECT pid, name, num_tracks FROM playlists ORDER BY pid").to_arrow_table()
+    playlists = con.sql(
+        f"SELECT pid, name, num_tracks, {playlist_id_sql(con)} AS playlist_id FROM playlists "
+        "ORDER BY pid"
+    ).to_arrow_table()
     tracks = con.sql("SELECT track_idx FROM entries ORDER BY pid, pos").fetchnumpy()["track_idx"]
     indptr = np.zeros(playlists.num_rows + 1, dtype=np.int64)
     np.cumsum(playlists["num_tracks"].to_numpy(), out=indptr[1:])
     offsets, data = pack_strings(playlists["name"])
+    id_offsets, id_data = pack_strings(playlists["playlist_id"])
     row = con.execute("SELECT count(*) FROM tracks").fetchall()[0]
     return {
         "indptr": indptr,
@@ -99,6 +115,8 @@ def _interactions_arrays(con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray
         "n_tracks": np.array(int(row[0]) if row else 0, dtype=np.int64),
         "title_offsets": offsets,
         "title_bytes": data,
+        "playlist_id_offsets": id_offsets,
+        "playlist_id_bytes": id_data,
     }
 
 
@@ -126,6 +144,16 @@ def load_interactions(home: Home | str | Path) -> Interactions:
         )
 
 
+def load_playlist_ids(home: Home | str | Path) -> np.ndarray:
+    """The external playlist id (str) of every row of `load_interactions(home)`, in pid order.
+
+    For an MPD store it is the pid as text; for own playlists, the id the user's data gave.
+    """
+    path = _cache_or_build(_home(home), "interactions", _interactions_arrays)
+    with np.load(path, allow_pickle=False) as z:
+        return unpack_strings(z["playlist_id_offsets"], z["playlist_id_bytes"])
+
+
 _CATALOG_STRINGS = (
     "track_uris",
     "track_names",
@@ -141,25 +169,44 @@ def _catalog_arrays(con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray]:
         "SELECT track_uri, track_name, artist_idx, album_idx, duration_ms FROM tracks "
         "ORDER BY track_idx"
     ).to_arrow_table()
-    artists = con.sql("SELECT artist_uri, artist_name FROM artists ORDER BY artist_idx")
-    albums = con.sql("SELECT album_uri, album_name FROM albums ORDER BY album_idx")
-    artist_table, album_table = artists.to_arrow_table(), albums.to_arrow_table()
-    columns = {
-        "track_uris": tracks["track_uri"],
-        "track_names": tracks["track_name"],
-        "artist_uris": artist_table["artist_uri"],
-        "artist_names": artist_table["artist_name"],
-        "album_uris": album_table["album_uri"],
-        "album_names": album_table["album_name"],
-    }
     out: dict[str, np.ndarray] = {
-        "track_artist": tracks["artist_idx"].to_numpy().astype(np.int32),
-        "track_album": tracks["album_idx"].to_numpy().astype(np.int32),
-        "track_duration_ms": tracks["duration_ms"].to_numpy().astype(np.int64),
+        # Unknown (NULL) artist, album and duration are -1 (the store contract).
+        "track_artist": _filled(tracks["artist_idx"], np.int32),
+        "track_album": _filled(tracks["album_idx"], np.int32),
+        "track_duration_ms": _filled(tracks["duration_ms"], np.int64),
     }
+    columns = {"track_uris": tracks["track_uri"], "track_names": tracks["track_name"]}
+    for kind in ("artist", "album"):
+        ids, names = _by_index(con, kind)
+        columns[f"{kind}_uris"], columns[f"{kind}_names"] = ids, names
     for key, values in columns.items():
         out[f"{key}_offsets"], out[f"{key}_bytes"] = pack_strings(values)
+    out["fields"] = np.array(sorted(present_fields(con)), dtype=str)
     return out
+
+
+def _filled(values: pa.ChunkedArray, dtype: type) -> np.ndarray:
+    return np.asarray(pc.fill_null(values, -1).to_numpy(), dtype=dtype)
+
+
+def _by_index(con: duckdb.DuckDBPyConnection, kind: str) -> tuple[pa.Array, pa.Array]:
+    """(external ids, names) of artists or albums, position i holding index i ('' in gaps)."""
+    table = con.sql(
+        f"SELECT {kind}_idx AS idx, {kind}_uri AS uri, {kind}_name AS name FROM {kind}s "
+        "ORDER BY idx"
+    ).to_arrow_table()
+    idx = pc.fill_null(table["idx"], -1).to_numpy()
+    size = int(idx.max(initial=-1)) + 1
+    if len(idx) == size and (idx == np.arange(size)).all():
+        return table["uri"].combine_chunks(), table["name"].combine_chunks()
+    ok = idx >= 0
+    slots = np.full(size, -1, dtype=np.int64)
+    slots[idx[ok]] = np.flatnonzero(ok)
+    take = pa.array(np.where(slots >= 0, slots, 0))
+    gaps = pa.array(slots < 0)
+    uri = pc.if_else(gaps, "", pc.take(table["uri"].combine_chunks(), take))
+    name = pc.if_else(gaps, "", pc.take(table["name"].combine_chunks(), take))
+    return uri, name
 
 
 def load_catalog(home: Home | str | Path) -> Catalog:
@@ -171,5 +218,6 @@ def load_catalog(home: Home | str | Path) -> Catalog:
             track_artist=z["track_artist"],
             track_album=z["track_album"],
             track_duration_ms=z["track_duration_ms"],
+            fields=frozenset(str(f) for f in z["fields"].tolist()),
             **strings,
         )

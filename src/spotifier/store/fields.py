@@ -1,0 +1,129 @@
+"""Which optional fields a store actually holds, so every command can say what is absent.
+
+Own playlists (a warehouse table, a names-only CSV) often lack titles, artists, albums or
+durations; the store keeps those as NULL (never 0 or ''), and `present_fields` names the ones that
+have at least one value. Commands show an absent field as absent, never as zero.
+
+    >>> import duckdb
+    >>> con = duckdb.connect()
+    >>> _ = con.execute("CREATE TABLE playlists (pid BIGINT, name VARCHAR, num_followers BIGINT)")
+    >>> _ = con.execute("INSERT INTO playlists VALUES (0, 'road trip', NULL), (1, NULL, NULL)")
+    >>> sorted(present_fields(con))
+    ['title']
+    >>> describe_absent("title")
+    'no titles in this data'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+#: Every optional field `present_fields` may report.
+OPTIONAL_FIELDS: frozenset[str] = frozenset(
+    {
+        "title",
+        "description",
+        "tags",
+        "artist",
+        "album",
+        "track_name",
+        "artist_name",
+        "album_name",
+        "duration_ms",
+        "num_followers",
+        "modified_at",
+        "collaborative",
+        "num_edits",
+        "spotify_uris",
+    }
+)
+
+# field -> (table, SQL expression counting the rows that hold it)
+_COUNTS: dict[str, tuple[str, str]] = {
+    "title": ("playlists", "count(NULLIF(trim(name), ''))"),
+    "description": ("playlists", "count(NULLIF(trim(description), ''))"),
+    "tags": ("playlists", "count(*) FILTER (WHERE len(tags) > 0)"),
+    "num_followers": ("playlists", "count(num_followers)"),
+    "modified_at": ("playlists", "count(modified_at)"),
+    "collaborative": ("playlists", "count(collaborative)"),
+    "num_edits": ("playlists", "count(num_edits)"),
+    "artist": ("tracks", "count(artist_idx)"),
+    "album": ("tracks", "count(album_idx)"),
+    "track_name": ("tracks", "count(NULLIF(trim(track_name), ''))"),
+    "duration_ms": ("tracks", "count(duration_ms)"),
+    "artist_name": ("artists", "count(NULLIF(trim(artist_name), ''))"),
+    "album_name": ("albums", "count(NULLIF(trim(album_name), ''))"),
+}
+
+#: How a missing field reads in a sentence ("no titles in this data").
+_PLURALS = {
+    "title": "titles",
+    "description": "descriptions",
+    "tags": "tags",
+    "artist": "artists",
+    "album": "albums",
+    "track_name": "track names",
+    "artist_name": "artist names",
+    "album_name": "album names",
+    "duration_ms": "durations",
+    "num_followers": "follower counts",
+    "modified_at": "modification dates",
+    "collaborative": "collaborative flags",
+    "num_edits": "edit counts",
+    "spotify_uris": "Spotify track URIs",
+}
+
+
+def describe_absent(field: str) -> str:
+    """The sentence that stands in for a value the data lacks."""
+    return f"no {_PLURALS.get(field, field)} in this data"
+
+
+def columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    """The column names of `table` in the main schema (empty when the table does not exist)."""
+    rows = con.execute(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = 'main' AND table_name = ?",
+        [table],
+    ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def playlist_id_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """The SQL expression of a playlist's external id: `playlist_id`, or the pid as text in a
+    store written before external ids existed (schema version 1, opened read-only)."""
+    return "playlist_id" if "playlist_id" in columns(con, "playlists") else "CAST(pid AS VARCHAR)"
+
+
+def present_fields(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
+    """The optional fields (of `OPTIONAL_FIELDS`) with at least one value in this store.
+
+    "spotify_uris" is present when the store has tracks and every track id is a Spotify track URI
+    (what `challenge` and `verify` need). One scan per table.
+    """
+    present: set[str] = set()
+    by_table: dict[str, list[str]] = {}
+    for field, (table, _) in _COUNTS.items():
+        by_table.setdefault(table, []).append(field)
+    for table, fields in by_table.items():
+        have = columns(con, table)
+        usable = [f for f in fields if _column_of(f) in have]
+        if not usable:
+            continue
+        sql = ", ".join(_COUNTS[f][1] for f in usable)
+        row: Any = con.execute(f"SELECT {sql} FROM {table}").fetchall()[0]
+        present.update(f for f, n in zip(usable, row, strict=True) if n)
+    if "track_uri" in columns(con, "tracks"):
+        row = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE starts_with(track_uri, 'spotify:track:')) "
+            "FROM tracks"
+        ).fetchall()[0]
+        if row[0] and row[0] == row[1]:
+            present.add("spotify_uris")
+    return frozenset(present)
+
+
+def _column_of(field: str) -> str:
+    return {"title": "name", "artist": "artist_idx", "album": "album_idx"}.get(field, field)

@@ -1,0 +1,134 @@
+"""Stores of own playlists (string ids, absent fields): `present_fields`, the catalogue and the
+interactions cache."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "data"))
+from own_fixtures import NAMES_ONLY_DROP, generated_home, own_store, playlist_id
+
+from spotifier import store
+from spotifier.data import TrainingData
+from spotifier.store.fields import OPTIONAL_FIELDS, describe_absent, present_fields
+
+
+@pytest.fixture(scope="module")
+def homes(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("own")
+    mpd = generated_home(root, n_playlists=200)
+    return {
+        "mpd": mpd,
+        "bare": own_store(mpd, root / "bare"),
+        "names": own_store(mpd, root / "names", NAMES_ONLY_DROP, derived_ids=True),
+    }
+
+
+def _fields(home: Path) -> frozenset[str]:
+    with duckdb.connect(str(home / "store.duckdb"), read_only=True) as con:
+        return present_fields(con)
+
+
+def test_present_fields(homes) -> None:
+    assert _fields(homes["mpd"]) == OPTIONAL_FIELDS - {"tags"}
+    assert _fields(homes["bare"]) == frozenset()
+    assert _fields(homes["names"]) == {"artist", "artist_name", "track_name"}
+
+
+def test_blank_strings_and_empty_tags_are_absent(tmp_path) -> None:
+    con = duckdb.connect()
+    con.execute("CREATE TABLE playlists (name VARCHAR, tags VARCHAR[], description VARCHAR)")
+    con.execute("INSERT INTO playlists VALUES ('  ', [], NULL), (NULL, NULL, '')")
+    assert present_fields(con) == frozenset()
+    con.execute("INSERT INTO playlists VALUES ('x', ['a'], 'd')")
+    assert present_fields(con) == {"title", "tags", "description"}
+
+
+def test_absent_fields_read_as_sentences() -> None:
+    assert describe_absent("artist") == "no artists in this data"
+    assert describe_absent("spotify_uris") == "no Spotify track URIs in this data"
+
+
+def test_a_bare_catalog_marks_what_is_unknown(homes) -> None:
+    catalog = store.load_catalog(homes["bare"])
+    assert catalog.fields == frozenset()
+    assert (catalog.track_artist == -1).all() and (catalog.track_album == -1).all()
+    assert (catalog.track_duration_ms == -1).all()
+    assert set(catalog.track_names.tolist()) == {""}
+    assert catalog.track_uris[0] == "wh-3"
+    assert catalog.label(0) == "wh-3"
+    assert catalog.describe([1]) == [{"uri": "wh-10", "name": "", "artist": "", "album": ""}]
+    known, unknown = catalog.index_of(["wh-10", "spotify:track:x"])
+    assert known.tolist() == [1] and unknown == ["spotify:track:x"]
+
+
+def test_names_only_catalog(homes) -> None:
+    catalog = store.load_catalog(homes["names"])
+    mpd = store.load_catalog(homes["mpd"])
+    assert (catalog.track_artist == mpd.track_artist).all()
+    assert (catalog.track_album == -1).all()
+    assert catalog.label(5) == mpd.label(5)  # "artist — name"
+    assert catalog.describe([5])[0]["album"] == ""
+
+
+def test_playlist_ids_and_titles(homes) -> None:
+    inter = store.load_interactions(homes["bare"])
+    ids = store.load_playlist_ids(homes["bare"])
+    assert len(ids) == inter.n_playlists
+    assert ids.tolist() == [playlist_id(int(p)) for p in inter.pids]
+    assert set(inter.titles.tolist()) == {""}
+    # An MPD store written before external ids: the pid as text, read-only.
+    mpd_ids = store.load_playlist_ids(homes["mpd"])
+    assert mpd_ids.tolist()[:3] == ["0", "1", "2"]
+
+
+def test_training_data_carries_the_fields(homes) -> None:
+    inter = store.load_interactions(homes["names"])
+    data = TrainingData.from_catalog(inter, store.load_catalog(homes["names"]))
+    assert data.has("artist") and not data.has("title") and not data.has("album")
+    full = TrainingData.from_catalog(
+        store.load_interactions(homes["mpd"]), store.load_catalog(homes["mpd"])
+    )
+    assert {"title", "artist", "album"} <= full.fields
+
+
+def test_the_cache_follows_the_store(homes, tmp_path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(homes["names"] / "store.duckdb", home / "store.duckdb")
+    before = store.load_catalog(home)
+    assert "track_name" in before.fields and before.track_names[0]
+    assert store.load_catalog(home).track_names[0] == before.track_names[0]  # from the cache
+    with duckdb.connect(str(home / "store.duckdb")) as con:
+        con.execute("UPDATE tracks SET track_name = NULL")
+    after = store.load_catalog(home)
+    assert "track_name" not in after.fields and set(after.track_names.tolist()) == {""}
+    assert len(list((home / "matrices").glob("catalog-*.npz"))) == 1  # the stale one removed
+    with duckdb.connect(str(home / "store.duckdb")) as con:
+        con.execute("UPDATE meta SET value = 'mixed' WHERE key = 'source_kind'")
+    fingerprint = store.store_fingerprint(home)
+    with duckdb.connect(str(home / "store.duckdb")) as con:
+        con.execute("UPDATE meta SET value = 'tabular' WHERE key = 'source_kind'")
+    assert store.store_fingerprint(home) != fingerprint
+
+
+def test_gaps_in_artist_indices_stay_aligned(homes, tmp_path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(homes["mpd"] / "store.duckdb", home / "store.duckdb")
+    with duckdb.connect(str(home / "store.duckdb")) as con:
+        con.execute("UPDATE tracks SET artist_idx = NULL WHERE artist_idx = 1")
+        con.execute("DELETE FROM artists WHERE artist_idx = 1")
+    catalog = store.load_catalog(home)
+    full = store.load_catalog(homes["mpd"])
+    assert len(catalog.artist_names) == len(full.artist_names)
+    assert catalog.artist_names[1] == "" and catalog.artist_names[2] == full.artist_names[2]
+    lost = np.flatnonzero(full.track_artist == 1)
+    assert (catalog.track_artist[lost] == -1).all()
+    assert catalog.artist_name(int(lost[0])) == ""
