@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from spotifier.errors import NotFoundError
+from spotifier.errors import NotFoundError, SpotifierError
 from spotifier.home import Home, atomic_file
 from spotifier.store.damage import store_error
 
