@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
-from own_fixtures import NAMES_ONLY_DROP, generated_home, own_store, playlist_id
+from own_fixtures import NAMES_ONLY_DROP, generated_home, own_store, playlist_id, version_1
 
 from spotifier import store
 from spotifier.data import TrainingData
@@ -83,9 +83,15 @@ def test_playlist_ids_and_titles(homes) -> None:
     assert len(ids) == inter.n_playlists
     assert ids.tolist() == [playlist_id(int(p)) for p in inter.pids]
     assert set(inter.titles.tolist()) == {""}
-    # An MPD store written before external ids: the pid as text, read-only.
-    mpd_ids = store.load_playlist_ids(homes["mpd"])
-    assert mpd_ids.tolist()[:3] == ["0", "1", "2"]
+    assert store.load_playlist_ids(homes["mpd"]).tolist()[:3] == ["0", "1", "2"]
+
+
+def test_a_version_1_store_reads_read_only(homes, tmp_path) -> None:
+    home = version_1(homes["mpd"], tmp_path / "v1")
+    assert store.load_playlist_ids(home).tolist()[:3] == ["0", "1", "2"]
+    assert store.load_catalog(home).fields == _fields(homes["mpd"])
+    with duckdb.connect(str(home / "store.duckdb"), read_only=True) as con:
+        assert "playlist_id" not in {r[0] for r in con.execute("DESCRIBE playlists").fetchall()}
 
 
 def test_training_data_carries_the_fields(homes) -> None:

@@ -47,6 +47,18 @@ def playlist_id(pid: int) -> str:
     return f"user {pid % 7}/liste ü·{pid}"
 
 
+def version_1(source: Path, home: Path) -> Path:
+    """A copy of the store at `source` as Spotifier wrote it before external ids (schema 1)."""
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(source / "store.duckdb", home / "store.duckdb")
+    with duckdb.connect(str(home / "store.duckdb")) as con:
+        con.execute("DROP VIEW IF EXISTS playlist_ids")
+        con.execute("ALTER TABLE playlists DROP COLUMN playlist_id")
+        con.execute("ALTER TABLE playlists DROP COLUMN tags")
+        con.execute("DROP TABLE meta")
+    return home
+
+
 def own_store(
     source: Path, home: Path, drop: frozenset[str] = BARE_DROP, derived_ids: bool = False
 ) -> Path:
@@ -59,11 +71,8 @@ def own_store(
     shutil.copy(source / "store.duckdb", home / "store.duckdb")
     con = duckdb.connect(str(home / "store.duckdb"))
     try:
-        con.execute("ALTER TABLE playlists ADD COLUMN playlist_id VARCHAR")
-        con.execute("ALTER TABLE playlists ADD COLUMN tags VARCHAR[]")
         con.execute("UPDATE playlists SET playlist_id = 'user ' || (pid % 7) || '/liste ü·' || pid")
-        con.execute("CREATE TABLE meta (key VARCHAR, value VARCHAR)")
-        con.execute("INSERT INTO meta VALUES ('schema_version', '2'), ('source_kind', 'tabular')")
+        con.execute("UPDATE meta SET value = 'tabular' WHERE key = 'source_kind'")
         if derived_ids:
             con.execute(
                 """UPDATE tracks SET track_uri = lower(a.artist_name) || ' — ' || lower(track_name)

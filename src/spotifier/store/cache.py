@@ -20,8 +20,8 @@ import pyarrow.compute as pc
 
 from spotifier.data import Catalog, Interactions
 from spotifier.home import Home, atomic_file
-from spotifier.store.fields import columns, playlist_id_sql, present_fields
-from spotifier.store.schema import connect
+from spotifier.store.fields import columns, present_fields
+from spotifier.store.schema import connect, playlist_id_sql
 
 # 2: external playlist ids, the fields present, -1 for unknown artists/albums/durations.
 CACHE_VERSION = 2

@@ -91,12 +91,6 @@ def columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
     return {str(r[0]) for r in rows}
 
 
-def playlist_id_sql(con: duckdb.DuckDBPyConnection) -> str:
-    """The SQL expression of a playlist's external id: `playlist_id`, or the pid as text in a
-    store written before external ids existed (schema version 1, opened read-only)."""
-    return "playlist_id" if "playlist_id" in columns(con, "playlists") else "CAST(pid AS VARCHAR)"
-
-
 def present_fields(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
     """The optional fields (of `OPTIONAL_FIELDS`) with at least one value in this store.
 

@@ -87,8 +87,9 @@ def meta_value(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
     """A `meta` entry (None when absent, or on a version-1 store, which has no `meta`)."""
     if "meta" not in _tables(con):
         return None
-    row = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
-    return None if row is None else str(row[0])
+    # fetchall: a fetchone leaves the result open and the connection's next query fails.
+    rows = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
+    return str(rows[0][0]) if rows else None
 
 
 def _set_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
