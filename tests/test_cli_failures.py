@@ -239,3 +239,49 @@ def test_describe_maps_each_os_error(error: BaseException, fragment: str, code: 
     line, exit_code = failures.describe(error, Path("/elsewhere"))
     assert fragment in line and exit_code == code
     assert "\n" not in line
+
+
+# ---------------------------------------------------------------- the CLI and the API agree
+@pytest.mark.parametrize("k", ["0", "-5", "501", "100000"])
+def test_recommend_k_is_1_to_500_checked_before_any_work(
+    world: Path, tmp_path: Path, k: str
+) -> None:
+    home = copy_home(world, tmp_path)
+    done = spotifier("--home", str(home), "recommend", "-m", "item-knn", "--name", "x", "-k", k)
+    one_line(done, ExitCode.BAD_INPUT, "k must be between 1 and 500", k)
+    assert not (home / "models" / "item-knn").exists()  # nothing trained on demand
+    assert not (home / "models" / "title").exists()
+
+
+def test_cli_and_api_agree_on_tracks_newer_than_the_model(tmp_path: Path) -> None:
+    """A track ingested after the model was trained is an unknown track in both, not a seed."""
+    from mpd_fixtures import playlist, write_slice
+    from typer.testing import CliRunner
+
+    from spotifier.cli import app
+    from spotifier.home import Home
+    from spotifier.serve.service import Service
+
+    simple_world(tmp_path / "mpd", n_slices=1)
+    home = tmp_path / "home"
+    runner = CliRunner()
+    assert runner.invoke(app, ["--home", str(home), "ingest", str(tmp_path / "mpd")]).exit_code == 0
+    assert runner.invoke(app, ["--home", str(home), "train", "popularity"]).exit_code == 0
+    new = [500 + i for i in range(5)]  # track numbers the first slice never used
+    write_slice(tmp_path / "mpd2", [playlist(5000, new)], first=5000)
+    assert (
+        runner.invoke(app, ["--home", str(home), "ingest", str(tmp_path / "mpd2")]).exit_code == 0
+    )
+    from mpd_fixtures import uri
+
+    fresh, old = uri("track", 500), uri("track", 1)
+    args = ["--home", str(home), "recommend", "-m", "popularity", "-k", "5", "--json"]
+    cli = runner.invoke(app, [*args, "--track", fresh, "--track", old])
+    assert cli.exit_code == 0, cli.output
+    import json
+
+    out = json.loads(cli.stdout)
+    api = Service.from_home(Home.resolve(home), ["popularity"]).continuation([fresh, old], k=5)
+    assert out["unknown_tracks"] == api["unknown_tracks"] == [fresh]
+    assert out["seeds"] == 1
+    assert [row["uri"] for row in out["tracks"]] == [item["uri"] for item in api["items"]]

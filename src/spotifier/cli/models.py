@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from spotifier.cli.common import console, home_of, print_json
+from spotifier.models import registry
 from spotifier.models.registry import model_names
 from spotifier.progress import note
 
@@ -18,13 +19,14 @@ def continuation(
 ) -> dict[str, Any]:
     """One playlist's continuation as a JSON-ready dict (the library call behind `recommend`)."""
     from spotifier import store
-    from spotifier.data import Query
     from spotifier.models import persist
+    from spotifier.models.chain import check_k
 
+    check_k(k)  # before anything is loaded, or trained on demand
+    registry.model_class(model)
     catalog = store.load_catalog(home)
-    seeds, unknown = catalog.index_of(tracks)
     chain = persist.load_chain(home, model, split)
-    query = Query(seeds=seeds, name=name or None)
+    query, unknown = chain.query(catalog, tracks, name)
     recs = chain.recommend([query], k)
     items, scores = recs.row(0)
     reasons = chain.explain(query, items)
@@ -46,7 +48,7 @@ def continuation(
         "answered_by": chain.route(query),
         "k": k,
         "name": name,
-        "seeds": len(seeds),
+        "seeds": len(query.seeds),
         "unknown_tracks": unknown,
         "tracks": rows,
     }
@@ -116,7 +118,7 @@ def register(app: typer.Typer) -> None:
         tracks: list[str] = typer.Option(
             [], "--track", help="A seed track URI (repeatable), in playlist order."
         ),
-        k: int = typer.Option(500, "-k", help="How many tracks to recommend."),
+        k: int = typer.Option(500, "-k", help="How many tracks to recommend (1 to 500)."),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     ) -> None:
         """Continue one playlist from its title and/or seed tracks."""

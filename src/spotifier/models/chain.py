@@ -11,8 +11,19 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from spotifier.data import Query
+from spotifier.data import Catalog, Query
+from spotifier.errors import InvalidInputError
 from spotifier.models.base import Recommendations, Recommender
+
+#: The most tracks one continuation returns (the challenge's 500), in the CLI and the API alike.
+MAX_K = 500
+
+
+def check_k(k: int) -> int:
+    """`k` if it is 1..MAX_K, else one error (checked before any model is loaded or trained)."""
+    if not 1 <= k <= MAX_K:
+        raise InvalidInputError(f"k must be between 1 and {MAX_K}, got {k}")
+    return k
 
 
 class FallbackChain:
@@ -51,3 +62,20 @@ class FallbackChain:
     def explain(self, query: Query, items: np.ndarray) -> list[str | None]:
         model = self.title if self.route(query) == "title" and self.title else self.primary
         return model.explain(query, items)
+
+    def query(
+        self, catalog: Catalog, uris: Sequence[str], name: str | None = None
+    ) -> tuple[Query, list[str]]:
+        """The query for seed URIs and a title, and the URIs it ignores (CLI and API share it).
+
+        A URI is ignored when the store does not know it, or when the store knows it but the model
+        does not: a track ingested after the model was trained (its index is past the model's).
+        A blank title is no title.
+        """
+        seeds, unknown = catalog.index_of(uris)
+        known = seeds < self.primary.n_tracks
+        if not known.all():
+            unknown += [str(catalog.track_uris[i]) for i in seeds[~known].tolist()]
+            seeds = seeds[known]
+        title = name.strip() if name else ""
+        return Query(seeds=seeds, name=title or None), unknown

@@ -30,7 +30,7 @@ from spotifier.data import Catalog, Query
 from spotifier.errors import InvalidInputError, NotFoundError
 from spotifier.home import Home
 from spotifier.models import persist, registry
-from spotifier.models.chain import FallbackChain
+from spotifier.models.chain import MAX_K, FallbackChain, check_k
 from spotifier.serve.search import TrackIndex
 
 #: Saved models in the order a server prefers them when no `--model` is given.
@@ -50,7 +50,6 @@ PREFERENCE = (
 )
 #: Bounds on one request (the API answers 4xx beyond them).
 MAX_SEEDS = 1000
-MAX_K = 500
 MAX_BODY_BYTES = 1_000_000
 
 
@@ -239,19 +238,12 @@ class Service:
         explain: bool = False,
     ) -> Prepared:
         """Check one request and resolve its seeds: everything but the scoring."""
-        if not 1 <= k <= MAX_K:
-            raise InvalidInputError(f"k must be between 1 and {MAX_K}, got {k}")
+        check_k(k)
         if len(tracks) > MAX_SEEDS:
             raise InvalidInputError(f"at most {MAX_SEEDS} tracks per request, got {len(tracks)}")
         served = self.model(model)
-        seeds, unknown = self.catalog.index_of(tracks)
-        known_to_model = seeds < served.chain.primary.n_tracks
-        if not known_to_model.all():
-            # Tracks ingested after the model was trained: the model cannot use them.
-            unknown += [self._uris[i] for i in seeds[~known_to_model].tolist()]
-            seeds = seeds[known_to_model]
-        title = name.strip() if name else ""
-        return Prepared(served, Query(seeds=seeds, name=title or None), k, unknown, explain)
+        query, unknown = served.chain.query(self.catalog, tracks, name)
+        return Prepared(served, query, k, unknown, explain)
 
     def score(self, requests: Sequence[Prepared]) -> list[tuple[np.ndarray, np.ndarray]]:
         """(items, scores) for each prepared request, scored in one batch per (model, k).
