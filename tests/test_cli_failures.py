@@ -117,8 +117,9 @@ def test_a_read_only_home_still_reads_and_refuses_writes_in_one_line(world: Path
         assert rec.returncode == 0, rec.stderr
         train = spotifier("--home", str(home), "train", "popularity", user=user)
         one_line(train, ExitCode.FILESYSTEM, str(home), "read-only", "--home")
-        ingest = spotifier("--home", str(home), "ingest", str(world / "mpd"), user=user)
-        one_line(ingest, ExitCode.FILESYSTEM, str(home / "store.duckdb"), "--home")
+        for writer in (["ingest", str(world / "mpd")], ["split"], ["evaluate", "popularity"]):
+            done = spotifier("--home", str(home), *writer, user=user)
+            one_line(done, ExitCode.FILESYSTEM, str(home), "read-only", "--home")
     finally:
         for path in [home, *home.rglob("*")]:
             path.chmod(0o755)
@@ -285,3 +286,73 @@ def test_cli_and_api_agree_on_tracks_newer_than_the_model(tmp_path: Path) -> Non
     assert out["unknown_tracks"] == api["unknown_tracks"] == [fresh]
     assert out["seeds"] == 1
     assert [row["uri"] for row in out["tracks"]] == [item["uri"] for item in api["items"]]
+
+
+# ---------------------------------------------------------------- outputs checked before work
+def _challenge_set(path: Path) -> Path:
+    import json
+
+    from mpd_fixtures import track
+
+    playlists = [
+        {"name": "chill", "pid": 9_000_000 + i, "num_holdouts": 5, "num_samples": 1,
+         "num_tracks": 6, "tracks": [{**track(1), "pos": 0}]}
+        for i in range(3)
+    ]  # fmt: skip
+    path.write_text(json.dumps({"date": "2018-01-16", "version": "v1", "playlists": playlists}))
+    return path
+
+
+@pytest.mark.parametrize("where", ["folder", "inside_a_file"])
+def test_challenge_out_is_checked_before_any_recommendation(
+    world: Path, tmp_path: Path, where: str
+) -> None:
+    home = copy_home(world, tmp_path)
+    challenge = _challenge_set(tmp_path / "challenge_set.json")
+    (tmp_path / "a_file").write_text("x")
+    out = tmp_path / "a_folder" if where == "folder" else tmp_path / "a_file" / "sub.csv"
+    if where == "folder":
+        out.mkdir()
+    done = spotifier("--home", str(home), "challenge", str(challenge), "--model", "item-knn",
+                     "--out", str(out))  # fmt: skip
+    one_line(done, ExitCode.BAD_INPUT, "--out", str(out))
+    assert not (home / "models" / "item-knn").exists()  # the model was never trained on demand
+
+
+def test_challenge_out_in_an_unwritable_folder_fails_first(world: Path) -> None:
+    root = Path(tempfile.mkdtemp(prefix="spotifier-out-"))
+    try:
+        home = root / "home"
+        shutil.copytree(world / "home", home)
+        challenge = _challenge_set(root / "challenge_set.json")
+        locked = root / "locked"
+        locked.mkdir()
+        user = _as_reader(locked)
+        if user is not None:  # as root: the home must stay writable for nobody to train in it
+            for path in [root, home, *home.rglob("*")]:
+                path.chmod(0o777 if path.is_dir() else 0o666)
+        done = spotifier("--home", str(home), "challenge", str(challenge), "--model", "item-knn",
+                         "--out", str(locked / "sub.csv"), user=user)  # fmt: skip
+        one_line(done, ExitCode.FILESYSTEM, "--out", str(locked / "sub.csv"), "cannot write")
+        assert not (home / "models" / "item-knn").exists()
+    finally:
+        for path in [root, *root.rglob("*")]:
+            path.chmod(0o755)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_report_out_at_a_file_fails_before_drawing(world: Path, tmp_path: Path) -> None:
+    home = copy_home(world, tmp_path)
+    file = tmp_path / "report.html"
+    file.write_text("mine")
+    done = spotifier("--home", str(home), "report", "--out", str(file))
+    one_line(done, ExitCode.BAD_INPUT, "--out", str(file), "is a file")
+    assert file.read_text() == "mine"
+
+
+def test_generate_into_a_file_is_one_line(tmp_path: Path) -> None:
+    file = tmp_path / "world"
+    file.write_text("mine")
+    done = spotifier("generate", str(file), "--playlists", "10")
+    one_line(done, ExitCode.BAD_INPUT, str(file))
+    assert file.read_text() == "mine"

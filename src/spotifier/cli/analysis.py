@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from spotifier.cli.common import console, home_of, print_json
+from spotifier.cli.common import console, home_of, output_folder, print_json
 
 _COLUMNS = (
     ("r2_train", "R² train"),
@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
         right (log/Poisson targets, rich features, CV); saved to results/followers.json."""
         from spotifier import followers as study
 
-        home = home_of(ctx)
+        home = home_of(ctx, writes=True)
         result = study.run_study(home, playlists, seed_sample, folds)
         path = study.save(home, result)
         if as_json:
@@ -72,5 +72,10 @@ def register(app: typer.Typer) -> None:
         """Write the HTML report (EDA, model results, sweeps, followers study, examples)."""
         from spotifier.report import build
 
-        path = build(home_of(ctx), out)
+        if out is None:
+            home = home_of(ctx, writes=True)
+        else:
+            home = home_of(ctx)
+            output_folder(out, "--out")  # before the report's plots are drawn
+        path = build(home, out)
         console.print(f"report: {path}")

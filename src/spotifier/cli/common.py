@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ import orjson
 import typer
 from rich.console import Console
 
+from spotifier.errors import FileSystemError, InvalidInputError
 from spotifier.home import Home
 
 console = Console()
@@ -31,10 +33,62 @@ class State:
         return home
 
 
-def home_of(ctx: typer.Context) -> Home:
-    """The resolved home folder for this invocation."""
+def home_of(ctx: typer.Context, writes: bool = False) -> Home:
+    """The resolved home folder for this invocation.
+
+    A command that writes into the home says so (`writes=True`): a home the user cannot write
+    then fails at once, not after an hour of training.
+    """
     state = ctx.find_object(State)
-    return (state or State()).home
+    home = (state or State()).home
+    if writes and not _can_write(_nearest_existing(home.root)):
+        raise FileSystemError(
+            f"the home folder {home.root} is read-only for you; use a writable --home or fix "
+            "its permissions"
+        )
+    return home
+
+
+def output_file(path: Path, option: str) -> Path:
+    """Check a file a command will write (`--out FILE`) before the command's long work starts.
+
+    It must not be a folder, and its folder (created when missing) must be writable.
+    """
+    if path.is_dir():
+        raise InvalidInputError(f"{option} {path}: is a folder; give a file path")
+    _check_folder(path.parent, option, path)
+    return path
+
+
+def output_folder(path: Path, option: str) -> Path:
+    """Check a folder a command will write into (`--out DIR`) before its long work starts."""
+    if path.exists() and not path.is_dir():
+        raise InvalidInputError(f"{option} {path}: is a file; give a folder")
+    _check_folder(path, option, path)
+    return path
+
+
+def _check_folder(folder: Path, option: str, target: Path) -> None:
+    existing = _nearest_existing(folder)
+    if not existing.is_dir():
+        raise InvalidInputError(f"{option} {target}: {existing} is a file, not a folder")
+    if not _can_write(existing):
+        raise FileSystemError(
+            f"{option} {target}: cannot write in {existing} (permission denied or a read-only "
+            "file system); choose a writable path"
+        )
+
+
+def _nearest_existing(path: Path) -> Path:
+    path = path.expanduser().absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _can_write(folder: Path) -> bool:
+    """Whether new files can be made in `folder` (access(2) also reports a read-only mount)."""
+    return not folder.is_dir() or os.access(folder, os.W_OK | os.X_OK)
 
 
 def current_home() -> Path | None:

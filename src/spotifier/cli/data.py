@@ -108,9 +108,11 @@ def register(app: typer.Typer) -> None:
         if engine == "spark":
             from spotifier.spark import ingest as spark_ingest
 
-            report = spark_ingest(home_of(ctx), mpd_dir, spark_master, strict=strict)
+            report = spark_ingest(home_of(ctx, writes=True), mpd_dir, spark_master, strict=strict)
         else:
-            report = run_ingest(home_of(ctx), mpd_dir, strict=strict, workers=workers or None)
+            report = run_ingest(
+                home_of(ctx, writes=True), mpd_dir, strict=strict, workers=workers or None
+            )
         if json_out:
             print_json(report.to_dict())
             return

@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
                 f"--models: unknown model(s) {', '.join(unknown) or '(none given)'}; "
                 f"available: {', '.join(model_names())}"
             )
-        home = home_of(ctx).ensure()
+        home = home_of(ctx, writes=True).ensure()
         commands = _commands()
         world = home.generated_dir
         started = time.perf_counter()

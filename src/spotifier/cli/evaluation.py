@@ -10,7 +10,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from spotifier.cli.common import console, home_of, print_json
+from spotifier.cli.common import console, home_of, output_file, print_json
 from spotifier.progress import note
 
 _METRIC_HEADERS = {
@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
 
         if name is None:
             name = "hide-first" if protocol == "hide-first" else "default"
-        meta = build_split(home_of(ctx), name, playlists, seed, protocol)
+        meta = build_split(home_of(ctx, writes=True), name, playlists, seed, protocol)
         if as_json:
             print_json(meta)
             return
@@ -83,7 +83,9 @@ def register(app: typer.Typer) -> None:
         """Score models on a split: overall and per-category metrics, one row per model."""
         from spotifier.evaluation import evaluate as run
 
-        report = run(home_of(ctx), models, split_name, protocol, sample, oracle=not no_oracle)
+        report = run(
+            home_of(ctx, writes=True), models, split_name, protocol, sample, oracle=not no_oracle
+        )
         if as_json:
             print_json(report)
         else:
@@ -114,6 +116,7 @@ def register(app: typer.Typer) -> None:
         from spotifier.split import load_split
 
         home = home_of(ctx)
+        output_file(out, "--out")  # before any recommendation is computed
         challenge_set = read_challenge_set(challenge_json)
         catalog = store.load_catalog(home)
         if on_split is None:

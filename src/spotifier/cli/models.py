@@ -85,7 +85,7 @@ def register(app: typer.Typer) -> None:
         from spotifier.models import persist
         from spotifier.models.base import Recommender
 
-        home = home_of(ctx)
+        home = home_of(ctx, writes=True)
         if engine not in ("local", "spark"):
             raise InvalidInputError(f"--engine: unknown engine {engine!r} (local or spark)")
         if engine == "spark" and model != "als":

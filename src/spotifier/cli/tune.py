@@ -45,7 +45,7 @@ def register(app: typer.Typer) -> None:
         print the table and save it to results/tune/MODEL.json."""
         from spotifier.models.tuning import METRICS, parse_grid, sweep
 
-        home = home_of(ctx)
+        home = home_of(ctx, writes=True)
         if split is None and home.split_dir("default").exists():
             split = "default"
         result = sweep(home, model, parse_grid(grid), split, playlists, seed, fixed)
