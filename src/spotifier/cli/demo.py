@@ -17,15 +17,11 @@ from spotifier.errors import InvalidInputError
 from spotifier.models.registry import model_names
 
 
-def _commands() -> set[str]:
-    from spotifier.cli import app
-
+def _commands(app: typer.Typer) -> set[str]:
     return {c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands}
 
 
-def _run(home: Path, argv: list[str]) -> None:
-    from spotifier.cli import app
-
+def _run(app: typer.Typer, home: Path, argv: list[str]) -> None:
     shown = " ".join(["spotifier", *argv])
     console.rule(f"[bold cyan]$ {shown}", align="left")
     started = time.perf_counter()
@@ -34,6 +30,8 @@ def _run(home: Path, argv: list[str]) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    """Add `demo`, which runs the app's own commands in-process (so it is given the app)."""
+
     @app.command()
     def demo(
         ctx: typer.Context,
@@ -56,22 +54,23 @@ def register(app: typer.Typer) -> None:
                 f"available: {', '.join(model_names())}"
             )
         home = home_of(ctx, writes=True).ensure()
-        commands = _commands()
+        commands = _commands(app)
         world = home.generated_dir
         started = time.perf_counter()
 
         if not (world / "data").exists():
             _run(
+                app,
                 home.root,
                 ["generate", str(world), "--playlists", str(playlists), "--seed", str(seed)],
             )
         else:
             console.print(f"[dim]using the generated world in {world}[/]")
-        _run(home.root, ["ingest", str(world)])
-        _run(home.root, ["stats"])
+        _run(app, home.root, ["ingest", str(world)])
+        _run(app, home.root, ["stats"])
         if not (home.split_dir("default") / "challenge_set.json").exists():
-            _run(home.root, ["split", "--name", "default", "--seed", str(seed)])
-        _run(home.root, ["evaluate", *chosen, "--split", "default"])
+            _run(app, home.root, ["split", "--name", "default", "--seed", str(seed)])
+        _run(app, home.root, ["evaluate", *chosen, "--split", "default"])
         # The seed's protocol: its two models beside popularity and two cheap strong models.
         seedish = [
             m
@@ -79,11 +78,12 @@ def register(app: typer.Typer) -> None:
             if m in chosen
         ]
         if seedish:
-            _run(home.root, ["evaluate", *seedish, "--protocol", "hide-first"])
+            _run(app, home.root, ["evaluate", *seedish, "--protocol", "hide-first"])
         best = "hybrid" if "hybrid" in chosen else chosen[-1]
         submission = home.root / "submission.csv"
         challenge_set = home.split_dir("default") / "challenge_set.json"
         _run(
+            app,
             home.root,
             [
                 "challenge",
@@ -96,12 +96,12 @@ def register(app: typer.Typer) -> None:
                 str(submission),
             ],
         )
-        _run(home.root, ["verify", str(challenge_set), str(submission)])
-        _run(home.root, ["score", str(submission), "--split", "default"])
+        _run(app, home.root, ["verify", str(challenge_set), str(submission)])
+        _run(app, home.root, ["score", str(submission), "--split", "default"])
         if "followers" in commands:
-            _run(home.root, ["followers"])
+            _run(app, home.root, ["followers"])
         if "report" in commands:
-            _run(home.root, ["report"])
+            _run(app, home.root, ["report"])
         console.rule("[bold green]done", align="left")
         console.print(
             f"the whole pipeline took {time.perf_counter() - started:.0f} s; home: {home.root}"

@@ -43,7 +43,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Sweep a model's hyperparameters on validation playlists cut from the training data;
         print the table and save it to results/tune/MODEL.json."""
-        from spotifier.models.tuning import METRICS, parse_grid, sweep
+        from spotifier.evaluation.tuning import METRICS, parse_grid, sweep
 
         home = home_of(ctx, writes=True)
         if split is None and home.split_dir("default").exists():

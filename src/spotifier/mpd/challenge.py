@@ -18,17 +18,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from spotifier.errors import InvalidInputError, NotFoundError
 from spotifier.home import atomic_file
 from spotifier.mpd.format import URI_RE
-
-if TYPE_CHECKING:
-    from spotifier.data import Catalog
-    from spotifier.split.sampling import Case
 
 SUBMISSION_SIZE = 500
 TRACKS = ("main", "creative")
@@ -132,38 +128,6 @@ def _parse_entry(entry: Any, where: str) -> ChallengePlaylist:
 
 
 # --------------------------------------------------------------------------- writing
-def challenge_entry(case: Case, catalog: Catalog) -> dict[str, Any]:
-    """The official challenge-set entry of an evaluation case (seeds with their original pos)."""
-    tracks = []
-    has_duration = len(catalog.track_duration_ms) == catalog.n_tracks
-    for track, pos in zip(case.query.seeds.tolist(), case.positions.tolist(), strict=True):
-        artist, album = int(catalog.track_artist[track]), int(catalog.track_album[track])
-        tracks.append(
-            {
-                "pos": int(pos),
-                "artist_name": str(catalog.artist_names[artist]),
-                "track_uri": str(catalog.track_uris[track]),
-                "artist_uri": str(catalog.artist_uris[artist]),
-                "track_name": str(catalog.track_names[track]),
-                "album_uri": str(catalog.album_uris[album]),
-                "duration_ms": int(catalog.track_duration_ms[track]) if has_duration else 0,
-                "album_name": str(catalog.album_names[album]),
-            }
-        )
-    num_tracks = int(case.query.num_tracks or len(tracks) + len(case.truth))
-    entry: dict[str, Any] = {}
-    if case.query.name is not None:
-        entry["name"] = case.query.name
-    entry.update(
-        num_holdouts=num_tracks - len(tracks),
-        pid=case.pid,
-        tracks=tracks,
-        num_samples=len(tracks),
-        num_tracks=num_tracks,
-    )
-    return entry
-
-
 def write_challenge_set(path: Path, entries: Sequence[dict[str, Any]]) -> None:
     """Write `{"date", "version": "v1", "playlists"}` (the official keys only) atomically."""
     doc = {

@@ -111,6 +111,38 @@ def training_interactions(
 
 
 # --------------------------------------------------------------------------- files
+def challenge_entry(case: Case, catalog: Catalog) -> dict[str, Any]:
+    """The official challenge-set entry of an evaluation case (seeds with their original pos)."""
+    tracks = []
+    has_duration = len(catalog.track_duration_ms) == catalog.n_tracks
+    for track, pos in zip(case.query.seeds.tolist(), case.positions.tolist(), strict=True):
+        artist, album = int(catalog.track_artist[track]), int(catalog.track_album[track])
+        tracks.append(
+            {
+                "pos": int(pos),
+                "artist_name": str(catalog.artist_names[artist]),
+                "track_uri": str(catalog.track_uris[track]),
+                "artist_uri": str(catalog.artist_uris[artist]),
+                "track_name": str(catalog.track_names[track]),
+                "album_uri": str(catalog.album_uris[album]),
+                "duration_ms": int(catalog.track_duration_ms[track]) if has_duration else 0,
+                "album_name": str(catalog.album_names[album]),
+            }
+        )
+    num_tracks = int(case.query.num_tracks or len(tracks) + len(case.truth))
+    entry: dict[str, Any] = {}
+    if case.query.name is not None:
+        entry["name"] = case.query.name
+    entry.update(
+        num_holdouts=num_tracks - len(tracks),
+        pid=case.pid,
+        tracks=tracks,
+        num_samples=len(tracks),
+        num_tracks=num_tracks,
+    )
+    return entry
+
+
 def write_split(
     home: Home,
     name: str,
@@ -123,7 +155,7 @@ def write_split(
     extra_meta: dict[str, Any] | None = None,
 ) -> None:
     """Write the split folder atomically (challenge_set.json, truth.json, cases.npz, meta.json)."""
-    from spotifier.mpd.challenge import challenge_entry, write_challenge_set
+    from spotifier.mpd.challenge import write_challenge_set
 
     uris = catalog.track_uris
     entries, truth = [], {}
