@@ -34,6 +34,7 @@ def sparkline(histogram: list[list[int]], bins: int = 40) -> str:
 
 
 def _print_stats(stats: dict[str, Any]) -> None:
+    absent = stats.get("absent", {})
     table = Table(title="Store statistics", show_header=False)
     table.add_column("statistic")
     table.add_column("value", justify="right")
@@ -49,31 +50,45 @@ def _print_stats(stats: dict[str, Any]) -> None:
         "avg_playlist_length",
     ):
         value = stats[key]
-        table.add_row(
-            key.replace("_", " "), f"{value:,.2f}" if isinstance(value, float) else f"{value:,}"
-        )
+        table.add_row(key.replace("_", " "), _figure(value, absent.get(key)))
     console.print(table)
     tops = Table(title="Top titles, tracks, artists")
     for header in ("title", "n", "track", "n", "artist", "n"):
         tops.add_column(header, justify="right" if header == "n" else "left")
-    rows = max(len(stats["top_titles"]), len(stats["top_tracks"]), len(stats["top_artists"]))
-    for i in range(min(rows, 10)):
+    lists = {key: stats[key] or [] for key in ("top_titles", "top_tracks", "top_artists")}
+    for i in range(min(max(map(len, lists.values())), 10)):
         cells: list[str] = []
         for key, label in (
             ("top_titles", "title"),
             ("top_tracks", "name"),
             ("top_artists", "name"),
         ):
-            items = stats[key]
-            cells += [items[i][label], f"{items[i]['count']:,}"] if i < len(items) else ["", ""]
+            items = lists[key]
+            if i < len(items):  # a track or artist without a name shows its external id
+                cells += [items[i][label] or items[i].get("uri", ""), f"{items[i]['count']:,}"]
+            else:
+                cells += ["—" if i == 0 and stats[key] is None else "", ""]
         tops.add_row(*cells)
     console.print(tops)
     for key, hist in stats["histograms"].items():
-        if hist:
+        if hist is None:
+            console.print(f"[bold]{key:>9}[/] {_figure(None, absent.get(key))}", highlight=False)
+        elif hist:
             console.print(
                 f"[bold]{key:>9}[/] {hist[0][0]:>5} |{sparkline(hist)}| {hist[-1][0]}",
                 highlight=False,
             )
+
+
+def _figure(value: Any, why_absent: str | None) -> str:
+    """A statistic as text; one the data lacks reads "—  (no titles in this data)", never 0.
+
+    >>> _figure(1234, None), _figure(2.5, None), _figure(None, "no titles in this data")
+    ('1,234', '2.50', '—  (no titles in this data)')
+    """
+    if value is None:
+        return f"—  ({why_absent})" if why_absent else "—"
+    return f"{value:,.2f}" if isinstance(value, float) else f"{value:,}"
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,73 @@
+"""The commands downstream of ingest on stores of own playlists, through the CLI runner:
+absent fields are said to be absent (never 0), external ids show at the edges."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+sys.path.insert(0, str(Path(__file__).parent / "data"))
+from own_fixtures import NAMES_ONLY_DROP, generated_home, own_store
+
+from spotifier.cli import app
+from spotifier.store import compute_stats
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def homes(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("own-cli")
+    mpd = generated_home(root, n_playlists=400, seed=11)
+    return {
+        "mpd": mpd,
+        "bare": own_store(mpd, root / "bare"),
+        "names": own_store(mpd, root / "names", NAMES_ONLY_DROP, derived_ids=True),
+    }
+
+
+def spotifier(home: Path, *args: str) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of `spotifier -q --home HOME ARGS`."""
+    result = CliRunner().invoke(app, ["-q", "--home", str(home), *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+# --------------------------------------------------------------------------- stats
+def test_stats_show_absent_fields_as_absent(homes) -> None:
+    full, bare = compute_stats(homes["mpd"]), compute_stats(homes["bare"])
+    assert bare["fields"] == [] and list(full["absent"]) == ["playlists_with_tags"]  # MPD: no tags
+    for key in ("playlists", "tracks", "unique_tracks", "avg_playlist_length"):
+        assert bare[key] == full[key]
+    for key in ("unique_albums", "unique_artists", "unique_titles", "collaborative"):
+        assert bare[key] is None and isinstance(full[key], int)
+    assert bare["absent"]["unique_titles"] == "no titles in this data"
+    assert bare["top_titles"] is None and bare["top_artists"] is None
+    assert bare["histograms"]["followers"] is None and bare["histograms"]["length"]
+    top = bare["top_tracks"][0]
+    assert top["uri"].startswith("wh-") and top["name"] is None and top["artist"] is None
+    assert top["count"] == full["top_tracks"][0]["count"]
+
+
+def test_names_only_stats(homes) -> None:
+    full, names = compute_stats(homes["mpd"]), compute_stats(homes["names"])
+    assert names["unique_artists"] == full["unique_artists"]
+    assert names["unique_albums"] is None
+    assert [a["name"] for a in names["top_artists"]] == [a["name"] for a in full["top_artists"]]
+    assert names["top_tracks"][0]["name"] == full["top_tracks"][0]["name"]
+
+
+def test_stats_cli_json_uses_null_and_text_says_why(homes) -> None:
+    code, out, err = spotifier(homes["bare"], "stats", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["unique_titles"] is None and doc["histograms"]["edits"] is None
+    code, out, err = spotifier(homes["bare"], "stats")
+    assert code == 0, err
+    line = next(row for row in out.splitlines() if "unique titles" in row)
+    assert "—  (no titles in this data)" in line and " 0" not in line
+    assert "no follower counts in this data" in out
+    assert "wh-" in out  # tracks without names show their ids
