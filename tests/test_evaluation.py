@@ -56,6 +56,7 @@ def home(tmp_path, monkeypatch, world):
     inter, catalog = world
     monkeypatch.setattr(store, "load_interactions", lambda home: inter)
     monkeypatch.setattr(store, "load_catalog", lambda home: catalog)
+    monkeypatch.setattr(store, "load_playlist_ids", lambda home: inter.pids.astype(str))
     monkeypatch.setattr(store, "source_root", lambda home: None)
     return Home(tmp_path / "home")
 

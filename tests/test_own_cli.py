@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
-from own_fixtures import NAMES_ONLY_DROP, generated_home, own_store
+from own_fixtures import NAMES_ONLY_DROP, generated_home, own_store, playlist_id
 
 from spotifier.cli import app
 from spotifier.store import compute_stats
@@ -71,3 +71,53 @@ def test_stats_cli_json_uses_null_and_text_says_why(homes) -> None:
     assert "—  (no titles in this data)" in line and " 0" not in line
     assert "no follower counts in this data" in out
     assert "wh-" in out  # tracks without names show their ids
+
+
+# --------------------------------------------------------------------------- split
+def test_split_without_titles_builds_the_other_categories(homes) -> None:
+    home = homes["bare"]
+    code, out, err = spotifier(home, "split", "--playlists", "40", "--json")
+    assert code == 0, err
+    meta = json.loads(out)
+    assert meta["categories"] == {"4": 20, "6": 20}
+    assert sorted(meta["impossible_categories"], key=int) == [
+        "1",
+        "2",
+        "3",
+        "5",
+        "7",
+        "8",
+        "9",
+        "10",
+    ]
+    notes = [line for line in err.splitlines() if "no titles in this data" in line]
+    assert len(notes) == 1 and "4 and 6" in notes[0]
+    folder = home / "splits" / "default"
+    challenge = json.loads((folder / "challenge_set.json").read_text())
+    ids = json.loads((folder / "playlist_ids.json").read_text())
+    truth = json.loads((folder / "truth.json").read_text())
+    entry = challenge["playlists"][0]
+    assert isinstance(entry["pid"], int) and "name" not in entry
+    assert ids[str(entry["pid"])] == playlist_id(entry["pid"])
+    seed = entry["tracks"][0]
+    assert seed["track_uri"].startswith("wh-")
+    assert seed["artist_name"] is None and seed["album_uri"] is None and seed["duration_ms"] is None
+    assert set(ids) == set(truth) == {str(p["pid"]) for p in challenge["playlists"]}
+    assert all(u.startswith("wh-") for uris in truth.values() for u in uris)
+
+
+def test_hide_first_split_without_titles(homes, tmp_path) -> None:
+    code, out, err = spotifier(homes["bare"], "split", "--protocol", "hide-first", "--json")
+    assert code == 0, err
+    assert "no titles in this data" in err
+    meta = json.loads(out)
+    assert meta["notes"] and meta["playlists"] == 40
+
+
+def test_split_on_mpd_data_has_all_ten_categories_and_pid_ids(homes) -> None:
+    code, out, err = spotifier(homes["mpd"], "split", "--playlists", "40", "--json")
+    assert code == 0, err
+    meta = json.loads(out)
+    assert len(meta["categories"]) == 10 and "notes" not in meta
+    ids = json.loads((homes["mpd"] / "splits" / "default" / "playlist_ids.json").read_text())
+    assert all(key == value for key, value in ids.items())

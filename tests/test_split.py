@@ -40,6 +40,7 @@ def home(tmp_path, monkeypatch, world):
     inter, catalog = world
     monkeypatch.setattr(store, "load_interactions", lambda home: inter)
     monkeypatch.setattr(store, "load_catalog", lambda home: catalog)
+    monkeypatch.setattr(store, "load_playlist_ids", lambda home: inter.pids.astype(str))
     return Home(tmp_path)
 
 
@@ -122,6 +123,7 @@ def test_build_save_load_round_trip(home, world):
     assert {p.name for p in folder.iterdir()} == {
         "challenge_set.json",
         "truth.json",
+        "playlist_ids.json",
         "cases.npz",
         "meta.json",
     }
@@ -167,7 +169,8 @@ def test_bad_counts_and_missing_splits_are_clear_errors(home, world):
 
 
 def test_too_few_long_playlists_is_an_error_naming_the_category():
-    short = Interactions.from_lists([list(range(i, i + 20)) for i in range(200)], 400)
+    lists = [list(range(i, i + 20)) for i in range(200)]
+    short = Interactions.from_lists(lists, 400, titles=["mix"] * 200)
     with pytest.raises(InvalidInputError, match="category 9"):
         challenge_cases(short, 20, seed=0)
 
@@ -225,3 +228,33 @@ def test_no_leak_on_any_world(playlists, seed):
         row = train.playlist(case.row)
         assert not set(row.tolist()) & set(case.truth.tolist())
         assert Counter(row.tolist()) == Counter(case.query.seeds.tolist())
+
+
+def test_title_categories_take_titled_playlists_only_when_asked() -> None:
+    from spotifier.data import Interactions
+    from spotifier.split import CATEGORIES, sample_challenge
+
+    lists = [list(range(i % 7, i % 7 + 30)) for i in range(200)]
+    titles = ["" if i % 3 else f"mix {i}" for i in range(200)]
+    inter = Interactions.from_lists(lists, 60, titles=titles)
+    every = sample_challenge(inter, range(200), seed=1, per_category=5)
+    titled = sample_challenge(inter, range(200), seed=1, per_category=5, titled_only=True)
+    with_title = {str(c.number) for c in CATEGORIES if c.has_title}
+    assert any(not c.query.name for c in every if c.category in with_title)
+    assert all(c.query.name for c in titled if c.category in with_title)
+    assert len(titled) == len(every) == 40  # 8 categories: none has 100 seeds to give
+    only = sample_challenge(inter, range(200), 1, 5, categories=[CATEGORIES[3], CATEGORIES[5]])
+    assert {c.category for c in only} == {"4", "6"} and len(only) == 10
+
+
+def test_partly_titled_data_is_noted_and_split_from_titled_playlists() -> None:
+    from spotifier.data import Interactions
+    from spotifier.split import challenge_cases
+    from spotifier.split.storage import challenge_plan
+
+    lists = [list(range(i % 7, i % 7 + 30 + i % 200)) for i in range(400)]
+    inter = Interactions.from_lists(lists, 240, titles=["" if i % 2 else "x" for i in range(400)])
+    categories, titled_only, note = challenge_plan(inter)
+    assert len(categories) == 10 and titled_only and note and "200 playlists" in note
+    cases = challenge_cases(inter, 40, seed=0)
+    assert all(c.query.name == "x" for c in cases if c.category not in ("4", "6"))

@@ -80,13 +80,17 @@ def sample_challenge(
     seed: int,
     per_category: int | None = None,
     strict: bool = False,
+    categories: Sequence[Category] = CATEGORIES,
+    titled_only: bool = False,
 ) -> list[Case]:
     """Challenge-category cases cut from the playlists at `rows`, equal counts per category.
 
     Each category takes playlists whose length suits it; when too few remain, it takes the
     nearest lengths that still leave something to find. `per_category` defaults to
     len(rows) // 10. With `strict`, a category that cannot be filled is an error; otherwise it
-    is filled as far as possible. Cases come back ordered by category, then by row.
+    is filled as far as possible. Only `categories` are cut (all ten by default); with
+    `titled_only`, a category with a title takes only playlists that have one (data where some
+    playlists have no title). Cases come back ordered by category, then by row.
 
     >>> inter = Interactions.from_lists([list(range(i, i + 20 * i)) for i in range(1, 21)], 500)
     >>> cases = sample_challenge(inter, range(20), seed=0)
@@ -100,15 +104,24 @@ def sample_challenge(
     order = rows[rng.permutation(len(rows))]
     lengths = interactions.lengths()[order]
     taken = np.zeros(len(order), dtype=bool)
+    titled = (
+        np.array([bool(t) for t in interactions.titles[order].tolist()], dtype=bool)
+        if titled_only
+        else np.ones(len(order), dtype=bool)
+    )
+    wanted = {c.number for c in categories}
     by_category: dict[int, list[Case]] = {}
-    for number in _PICK_ORDER:
+    for number in (n for n in _PICK_ORDER if n in wanted):
         category = next(c for c in CATEGORIES if c.number == number)
         fits = (lengths >= category.min_length) & (lengths <= category.max_length)
         below = np.maximum(category.min_length - lengths, 0)
         above = np.maximum(lengths - category.max_length, 0)
         # Suited lengths first (in shuffled order), then the nearest lengths.
         distance = np.where(fits, 0, below + above)
-        candidates = np.flatnonzero(~taken & (lengths > category.n_seeds))
+        usable = ~taken & (lengths > category.n_seeds)
+        if category.has_title:
+            usable &= titled
+        candidates = np.flatnonzero(usable)
         candidates = candidates[np.argsort(distance[candidates], kind="stable")]
         cases: list[Case] = []
         for i in candidates:
@@ -119,13 +132,16 @@ def sample_challenge(
                 cases.append(case)
                 taken[i] = True
         if strict and len(cases) < per_category:
+            needs = f"more than {category.n_seeds} tracks"
+            if titled_only and category.has_title:
+                needs += " and a title"
             raise InvalidInputError(
                 f"only {len(cases)} playlists can hold out category {number} "
-                f"({category.label}, needs more than {category.n_seeds} tracks) "
+                f"({category.label}, needs {needs}) "
                 f"of the {per_category} asked for; ask for fewer held-out playlists"
             )
         by_category[number] = sorted(cases, key=lambda c: c.row)
-    return [case for c in CATEGORIES for case in by_category[c.number]]
+    return [case for c in CATEGORIES if c.number in wanted for case in by_category[c.number]]
 
 
 def hide_first_case(interactions: Interactions, row: int) -> Case | None:

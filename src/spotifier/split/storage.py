@@ -1,8 +1,9 @@
 """Build, save and load splits in `home/splits/<name>/`.
 
-A split folder holds `challenge_set.json` (the official format; pids are the MPD pids of the
-held-out playlists), `truth.json` (held-out track URIs per pid), `cases.npz` (the same cases as
-track indices) and `meta.json`. Training data is recomputed from the store: every playlist, with
+A split folder holds `challenge_set.json` (the official format; pids are the store's int pids
+of the held-out playlists), `truth.json` (held-out track ids per pid), `playlist_ids.json` (each
+pid's external playlist id, so own playlists map back), `cases.npz` (the same cases as track
+indices) and `meta.json`. Training data is recomputed from the store: every playlist, with
 the held-out tracks of the held-out playlists removed (and, for the hide-first protocol, only
 the sampled playlists).
 """
@@ -10,7 +11,7 @@ the sampled playlists).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,8 +20,9 @@ import numpy as np
 from spotifier.data import Catalog, Interactions, Query, TrainingData
 from spotifier.errors import InvalidInputError, NotFoundError
 from spotifier.home import Home, atomic_dir
-from spotifier.split.categories import BY_NUMBER, CATEGORIES
+from spotifier.split.categories import BY_NUMBER, CATEGORIES, Category
 from spotifier.split.sampling import Case, hide_first_case, sample_challenge
+from spotifier.store.fields import describe_absent
 
 PROTOCOLS = ("challenge", "hide-first")
 DEFAULT_SPLIT = "default"
@@ -36,19 +38,55 @@ class Split:
     cases: list[Case]
     meta: dict[str, Any]
     training_rows: np.ndarray | None  # None = every stored playlist
+    playlist_ids: dict[int, str] = field(default_factory=dict)  # pid -> external id
+
+    def playlist_id(self, pid: int) -> str:
+        """The external id of held-out playlist `pid` (the pid as text for older splits)."""
+        return self.playlist_ids.get(pid, str(pid))
 
 
 # --------------------------------------------------------------------------- planning (pure)
+def challenge_plan(interactions: Interactions) -> tuple[tuple[Category, ...], bool, str | None]:
+    """(the categories the data allows, whether title categories must pick titled playlists,
+    a one-line note for the user or None).
+
+    Without any title the eight title categories are impossible; with some playlists untitled,
+    those categories take titled playlists only.
+
+    >>> plan = challenge_plan(Interactions.from_lists([[0, 1]] * 3, 2))
+    >>> [c.number for c in plan[0]], plan[1], plan[2]
+    ([4, 6], False, 'no titles in this data: only categories 4 and 6 (no title) are held out')
+    """
+    titled = sum(1 for t in interactions.titles.tolist() if t)
+    if titled == 0 and interactions.n_playlists:
+        kept = tuple(c for c in CATEGORIES if not c.has_title)
+        built = " and ".join(str(c.number) for c in kept)
+        note = f"{describe_absent('title')}: only categories {built} (no title) are held out"
+        return kept, False, note
+    if titled < interactions.n_playlists:
+        untitled = interactions.n_playlists - titled
+        return CATEGORIES, True, f"{untitled} playlists have no title: title categories skip them"
+    return CATEGORIES, False, None
+
+
 def challenge_cases(interactions: Interactions, n_playlists: int, seed: int) -> list[Case]:
-    """`n_playlists` held-out cases (a multiple of 10), equal counts in the ten categories."""
+    """`n_playlists` held-out cases (a multiple of 10), equal counts in the categories the data
+    allows (`challenge_plan`: the ten, or the two without a title when there are no titles)."""
     if n_playlists < len(CATEGORIES) or n_playlists % len(CATEGORIES):
         raise InvalidInputError(
             f"--playlists must be a positive multiple of 10 (one share per category), "
             f"got {n_playlists}"
         )
+    categories, titled_only, _ = challenge_plan(interactions)
     rows = np.arange(interactions.n_playlists)
     return sample_challenge(
-        interactions, rows, seed, per_category=n_playlists // len(CATEGORIES), strict=True
+        interactions,
+        rows,
+        seed,
+        per_category=n_playlists // len(categories),
+        strict=True,
+        categories=categories,
+        titled_only=titled_only,
     )
 
 
@@ -112,21 +150,26 @@ def training_interactions(
 
 # --------------------------------------------------------------------------- files
 def challenge_entry(case: Case, catalog: Catalog) -> dict[str, Any]:
-    """The official challenge-set entry of an evaluation case (seeds with their original pos)."""
+    """The official challenge-set entry of an evaluation case (seeds with their original pos).
+
+    A seed field the data lacks (own playlists without artists, albums, names or durations) is
+    null: the official keys are all there, and nothing is invented.
+    """
     tracks = []
     has_duration = len(catalog.track_duration_ms) == catalog.n_tracks
     for track, pos in zip(case.query.seeds.tolist(), case.positions.tolist(), strict=True):
         artist, album = int(catalog.track_artist[track]), int(catalog.track_album[track])
+        duration = int(catalog.track_duration_ms[track]) if has_duration else 0
         tracks.append(
             {
                 "pos": int(pos),
-                "artist_name": str(catalog.artist_names[artist]),
+                "artist_name": catalog.artist_name(track) or None,
                 "track_uri": str(catalog.track_uris[track]),
-                "artist_uri": str(catalog.artist_uris[artist]),
-                "track_name": str(catalog.track_names[track]),
-                "album_uri": str(catalog.album_uris[album]),
-                "duration_ms": int(catalog.track_duration_ms[track]) if has_duration else 0,
-                "album_name": str(catalog.album_names[album]),
+                "artist_uri": str(catalog.artist_uris[artist]) if artist >= 0 else None,
+                "track_name": str(catalog.track_names[track]) or None,
+                "album_uri": str(catalog.album_uris[album]) if album >= 0 else None,
+                "duration_ms": duration if duration >= 0 else None,
+                "album_name": catalog.album_name(track) or None,
             }
         )
     num_tracks = int(case.query.num_tracks or len(tracks) + len(case.truth))
@@ -153,15 +196,21 @@ def write_split(
     seed: int,
     training_rows: np.ndarray | None = None,
     extra_meta: dict[str, Any] | None = None,
+    playlist_ids: np.ndarray | None = None,
 ) -> None:
-    """Write the split folder atomically (challenge_set.json, truth.json, cases.npz, meta.json)."""
+    """Write the split folder atomically (challenge_set.json, truth.json, playlist_ids.json,
+    cases.npz, meta.json). `playlist_ids[row]` is the external id of interactions row `row`
+    (default: the pid as text)."""
     from spotifier.mpd.challenge import write_challenge_set
 
     uris = catalog.track_uris
-    entries, truth = [], {}
+    entries, truth, external = [], {}, {}
     for case in cases:
         entries.append(challenge_entry(case, catalog))
         truth[str(case.pid)] = [str(u) for u in uris[case.truth]]
+        external[str(case.pid)] = (
+            str(playlist_ids[case.row]) if playlist_ids is not None else str(case.pid)
+        )
     counts: dict[str, int] = {}
     for case in cases:
         counts[case.category] = counts.get(case.category, 0) + 1
@@ -204,6 +253,7 @@ def write_split(
     with atomic_dir(home.split_dir(name)) as tmp:
         write_challenge_set(tmp / "challenge_set.json", entries)
         (tmp / "truth.json").write_text(json.dumps(truth) + "\n")
+        (tmp / "playlist_ids.json").write_text(json.dumps(external, ensure_ascii=False) + "\n")
         with open(tmp / "cases.npz", "wb") as fh:
             np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
@@ -228,6 +278,7 @@ def build_split(
         raise InvalidInputError(f"unknown protocol '{protocol}'; use one of {', '.join(PROTOCOLS)}")
     interactions = store.load_interactions(home)
     catalog = store.load_catalog(home)
+    playlist_ids = store.load_playlist_ids(home)
     if protocol == "challenge":
         cap = (interactions.n_playlists // 10) // 10 * 10
         if n_playlists > cap:
@@ -241,12 +292,30 @@ def build_split(
                 f"the {interactions.n_playlists} stored playlists[/]"
             )
             n_playlists = cap
+        categories, _, title_note = challenge_plan(interactions)
+        extra: dict[str, Any] = {}
+        if title_note:
+            note(f"[yellow]{title_note}[/]")
+            extra["notes"] = [title_note]
+        if len(categories) < len(CATEGORIES):
+            extra["impossible_categories"] = {
+                str(c.number): describe_absent("title") for c in CATEGORIES if c not in categories
+            }
         cases = challenge_cases(interactions, n_playlists, seed)
-        write_split(home, name, protocol, cases, interactions, catalog, seed)
+        write_split(
+            home, name, protocol, cases, interactions, catalog, seed, None, extra, playlist_ids
+        )
     else:
         cases, rows = hide_first_plan(interactions, n_playlists, seed)
+        extra = {"sample": len(rows)}
+        if not any(interactions.titles.tolist()):
+            title_note = (
+                f"{describe_absent('title')}: test playlists are continued from their tracks"
+            )
+            note(f"[yellow]{title_note}[/]")
+            extra["notes"] = [title_note]
         write_split(
-            home, name, protocol, cases, interactions, catalog, seed, rows, {"sample": len(rows)}
+            home, name, protocol, cases, interactions, catalog, seed, rows, extra, playlist_ids
         )
     return read_meta(home, name)
 
@@ -262,6 +331,12 @@ def read_meta(home: Home, name: str) -> dict[str, Any]:
 def load_split(home: Home, name: str = DEFAULT_SPLIT) -> Split:
     """The saved split `name`: its cases as queries and truth track indices."""
     meta = read_meta(home, name)
+    ids_file = home.split_dir(name) / "playlist_ids.json"
+    playlist_ids = (
+        {int(pid): str(v) for pid, v in json.loads(ids_file.read_text()).items()}
+        if ids_file.exists()
+        else {}
+    )
     with np.load(home.split_dir(name) / "cases.npz", allow_pickle=False) as npz:
         a = {key: npz[key] for key in npz.files}
     cases = []
@@ -283,7 +358,7 @@ def load_split(home: Home, name: str = DEFAULT_SPLIT) -> Split:
                 int(a["pids"][i]),
             )
         )
-    return Split(name, str(meta["protocol"]), cases, meta, a.get("training_rows"))
+    return Split(name, str(meta["protocol"]), cases, meta, a.get("training_rows"), playlist_ids)
 
 
 def load_training_interactions(home: Home, name: str = DEFAULT_SPLIT) -> Interactions:

@@ -16,9 +16,10 @@ have at least one value. Commands show an absent field as absent, never as zero.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
+if TYPE_CHECKING:
+    import duckdb
 
 #: Every optional field `present_fields` may report.
 OPTIONAL_FIELDS: frozenset[str] = frozenset(
