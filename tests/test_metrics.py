@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from spotifier.metrics import (
+    UNKNOWN_ARTIST,
     aggregate,
     clicks,
     hit_at,
@@ -130,6 +131,30 @@ def test_bounds(recommended, relevant, n_artists):
     c = clicks(recommended, relevant)
     assert c == 51 or 0 <= c <= (len(recommended) - 1) // 10
     assert 0.0 <= recall_at(recommended, relevant, 10) <= hit_at(recommended, relevant, 10)
+
+
+@given(
+    st.lists(ids, max_size=80, unique=True),
+    st.lists(ids, min_size=1, max_size=40),
+    st.integers(1, 5),
+    st.sets(ids),
+)
+def test_artist_credit_only_where_artists_are_known(recommended, relevant, n_artists, unknown):
+    known = {t: t % n_artists for t in range(61)}
+    partly = {t: (UNKNOWN_ARTIST if t in unknown else a) for t, a in known.items()}
+    nobody = dict.fromkeys(known, UNKNOWN_ARTIST)
+    track_only = r_precision(recommended, relevant)
+    # Forgetting artists never adds credit; with none known the score is the track-only one.
+    assert track_only <= r_precision(recommended, relevant, partly)
+    assert r_precision(recommended, relevant, partly) <= r_precision(recommended, relevant, known)
+    assert r_precision(recommended, relevant, nobody) == track_only
+    assert r_precision(recommended, relevant, dict.fromkeys(known)) == track_only  # None too
+
+
+def test_unknown_artists_are_not_one_shared_artist():
+    # Two tracks of unknown artist are not "by the same artist": no credit for x.
+    assert r_precision(["x", "a"], {"a", "b"}, {"a": 0, "b": -1, "x": -1}) == 0.5
+    assert r_precision(["x", "a"], {"a", "b"}, {"a": 0, "b": 5, "x": 5}) == 0.625
 
 
 @given(st.lists(ids, min_size=2, max_size=30, unique=True))

@@ -121,3 +121,30 @@ def test_split_on_mpd_data_has_all_ten_categories_and_pid_ids(homes) -> None:
     assert len(meta["categories"]) == 10 and "notes" not in meta
     ids = json.loads((homes["mpd"] / "splits" / "default" / "playlist_ids.json").read_text())
     assert all(key == value for key, value in ids.items())
+
+
+# --------------------------------------------------------------------------- evaluate
+def test_evaluate_without_artists_says_r_precision_is_track_only(homes) -> None:
+    home = homes["bare"]
+    assert spotifier(home, "split", "--playlists", "40", "--name", "ev")[0] == 0
+    code, out, err = spotifier(home, "evaluate", "popularity", "item-knn", "--split", "ev")
+    assert code == 0, err
+    assert "no artists in this data: R-precision is track-only (no artist credit)" in err
+    code, out, err = spotifier(home, "evaluate", "item-knn", "--split", "ev", "--json")
+    doc = json.loads(out)
+    assert doc["artist_credit"] == "none" and doc["notes"]
+    overall = doc["models"]["item-knn"]["overall"]
+    assert overall["r_precision"] == overall["r_precision_track"]
+    saved = json.loads((home / "results" / "ev" / "item-knn.json").read_text())
+    row = saved["per_playlist"][0]
+    assert row["playlist_id"] == playlist_id(row["pid"])
+
+
+def test_evaluate_on_mpd_data_keeps_artist_credit(homes) -> None:
+    home = homes["mpd"]
+    assert spotifier(home, "split", "--playlists", "40", "--name", "ev")[0] == 0
+    code, out, err = spotifier(home, "evaluate", "popularity", "--split", "ev", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["artist_credit"] == "all" and "notes" not in doc
+    assert "artist credit" not in err

@@ -264,6 +264,8 @@ def _print_report(report: dict[str, Any]) -> None:
             count,
         )
     _show(table)
+    for line in report.get("notes", []):
+        note(f"[yellow]{line}[/]")
     if hide_first or not models:
         return
     categories = list(next(iter(models.values()))["per_category"])

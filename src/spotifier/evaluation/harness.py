@@ -94,7 +94,15 @@ def evaluate(
     for name in names:
         registry.model_class(name)  # unknown names fail before any work
     hide_first = loaded.protocol == "hide-first"
-    out: dict[str, Any] = {"split": loaded.name, "protocol": loaded.protocol, "models": {}}
+    credit = artist_credit(catalog)
+    out: dict[str, Any] = {
+        "split": loaded.name,
+        "protocol": loaded.protocol,
+        "artist_credit": credit,
+        "models": {},
+    }
+    if credit != "all":
+        out["notes"] = [ARTIST_CREDIT_NOTES[credit]]
     results: dict[str, dict[str, Any]] = {}
     data = None
     for name in names:
@@ -121,6 +129,30 @@ def evaluate(
         save_result(home, loaded.name, name, result)
         out["models"][name] = {k: v for k, v in result.items() if k not in _FILE_ONLY}
     return out
+
+
+#: What R-precision's artist credit means on data whose artists are not all known.
+ARTIST_CREDIT_NOTES = {
+    "partial": "some tracks have no artist: R-precision's artist credit only where it is known",
+    "none": "no artists in this data: R-precision is track-only (no artist credit)",
+}
+
+
+def artist_credit(catalog: Catalog) -> str:
+    """Where R-precision's artist credit applies: "all" tracks, "partial", or "none".
+
+    >>> from spotifier.evaluation.testing import tiny_mpd
+    >>> catalog = tiny_mpd(20, 50)[1]
+    >>> artist_credit(catalog)
+    'all'
+    >>> import dataclasses
+    >>> artist_credit(dataclasses.replace(catalog, track_artist=catalog.track_artist * 0 - 1))
+    'none'
+    """
+    known = catalog.track_artist >= 0
+    if known.all():
+        return "all"
+    return "partial" if known.any() else "none"
 
 
 def load_fresh_chain(
@@ -230,7 +262,16 @@ def _result(
     }
     if len(cases) < len(split.cases):
         result["sampled"] = len(cases)
-    result["per_playlist"] = [{k: r[k] for k in ("pid", "category", *keys)} for r in rows]
+    credit = artist_credit(catalog)
+    if credit != "all":
+        result["artist_credit"] = credit
+    result["per_playlist"] = [
+        {
+            "playlist_id": split.playlist_id(r["pid"]),
+            **{k: r[k] for k in ("pid", "category", *keys)},
+        }
+        for r in rows
+    ]
     return result
 
 

@@ -147,4 +147,4 @@ class _ArtistOrNone:
         self.artists = artists
 
     def __getitem__(self, uri: str) -> Any:
-        return self.artists.get(uri, ("unknown", uri))
+        return self.artists.get(uri)  # None: unknown, never credited (metrics.r_precision)

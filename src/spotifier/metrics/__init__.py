@@ -7,6 +7,7 @@
 
 from spotifier.metrics.core import (
     NO_HIT_CLICKS,
+    UNKNOWN_ARTIST,
     clicks,
     dcg,
     hit_at,
@@ -24,6 +25,7 @@ from spotifier.metrics.runner import (
 __all__ = [
     "METRIC_KEYS",
     "NO_HIT_CLICKS",
+    "UNKNOWN_ARTIST",
     "aggregate",
     "clicks",
     "dcg",

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 #: The worst clicks value: no hit anywhere in the list.
 NO_HIT_CLICKS = 51
+#: The artist of a track whose artist the data does not know (as in `spotifier.data.Catalog`).
+UNKNOWN_ARTIST = -1
 
 
 class ArtistLookup(Protocol):
@@ -35,22 +37,29 @@ def r_precision(
     """(track hits in R[1..|G|] + 0.25 × artists credited) / |G|.
 
     An artist of G is credited once when a non-hit track in R[1..|G|] is by that artist. Without
-    `artist_of` (a track → artist mapping), the track-only R-precision.
+    `artist_of` (a track → artist mapping), the track-only R-precision. Artist credit applies
+    only where artists are known: a track whose artist is None or `UNKNOWN_ARTIST` (-1) neither
+    earns nor gives credit, so data without artists scores the track-only value.
 
     >>> r_precision(["a", "x", "b", "c"], {"a", "b", "c"})  # 2 of the top 3 are held out
     0.6666666666666666
     >>> artist = {"a": 1, "b": 1, "c": 2, "x": 2}
     >>> r_precision(["a", "x", "b", "c"], {"a", "b", "c"}, artist)  # x is by artist 2, as c
     0.75
+    >>> r_precision(["a", "x", "b", "c"], {"a", "b", "c"}, {**artist, "c": -1, "x": -1})
+    0.6666666666666666
     """
     truth = _truth(relevant)
     top = list(dict.fromkeys(recommended[: len(truth)]))
     hits = sum(1 for item in top if item in truth)
     credit = 0
     if artist_of is not None:
-        truth_artists = {artist_of[item] for item in truth}
+        truth_artists = {artist_of[item] for item in truth} - _UNKNOWN
         credit = len({artist_of[item] for item in top if item not in truth} & truth_artists)
     return (hits + 0.25 * credit) / len(truth)
+
+
+_UNKNOWN = {None, UNKNOWN_ARTIST}
 
 
 def dcg(gains: Sequence[float]) -> float:
