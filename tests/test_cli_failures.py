@@ -36,7 +36,12 @@ def spotifier(
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, "MPLCONFIGDIR": tempfile.gettempdir(), **(env or {})},
+        env={
+            **os.environ,
+            "MPLCONFIGDIR": tempfile.gettempdir(),
+            "COLUMNS": "400",  # tables and paths on one line, as the assertions read them
+            **(env or {}),
+        },
     )
 
 
@@ -356,3 +361,59 @@ def test_generate_into_a_file_is_one_line(tmp_path: Path) -> None:
     done = spotifier("generate", str(file), "--playlists", "10")
     one_line(done, ExitCode.BAD_INPUT, str(file))
     assert file.read_text() == "mine"
+
+
+# ---------------------------------------------------------------- odd strings and odd paths
+def test_brackets_in_data_and_paths_print_literally(tmp_path: Path) -> None:
+    """Rich reads "[/]" as markup: a title, track name or folder holding it must not crash."""
+    from mpd_fixtures import playlist, track, write_slice
+
+    odd = [{**track(n), "track_name": f"Song [/] [red]{n}"} for n in range(1, 8)]
+    lists = [playlist(i, odd[i % 2 :][:6], name="[/x] mix") for i in range(4)]
+    write_slice(tmp_path / "mpd", lists)
+    home = tmp_path / "home [/x]"
+    assert spotifier("--home", str(home), "ingest", str(tmp_path / "mpd")).returncode == 0
+    stats = spotifier("--home", str(home), "stats")
+    assert stats.returncode == 0, stats.stderr
+    assert "[ x] mix" in stats.stdout and "Song [/] [red]" in stats.stdout  # titles normalized
+    train = spotifier("--home", str(home), "train", "popularity")
+    assert train.returncode == 0, train.stderr
+    assert "[/x]" in train.stdout
+    rec = spotifier("--home", str(home), "recommend", "-m", "popularity", "-k", "3",
+                    "--name", "[/] title", "--track", "[/]bad")  # fmt: skip
+    assert rec.returncode == 0, rec.stderr
+    assert "Song [/] [red]" in rec.stdout and "[/]bad" in rec.stderr
+
+
+def test_a_symlink_loop_as_home_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    one_line(spotifier("--home", str(tmp_path / "a"), "stats"), ExitCode.BAD_INPUT, "loop")
+
+
+def test_usage_errors_are_one_line(tmp_path: Path) -> None:
+    one_line(
+        spotifier("followers", "--playlists", "x"), ExitCode.BAD_INPUT, "--playlists", "--help"
+    )
+    one_line(spotifier("no-such-command"), ExitCode.BAD_INPUT, "no-such-command")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["followers", "--playlists", "-1"], "--playlists"),
+        (["followers", "--folds", "1"], "--folds"),
+        (["tune", "item-knn", "--playlists", "-5"], "--playlists"),
+        (["tune", "no-such-model"], "unknown model"),
+        (["evaluate", "popularity", "no-such-model"], "unknown model"),
+    ],
+)
+def test_arguments_are_checked_before_any_work(
+    world: Path, tmp_path: Path, args: list[str], fragment: str
+) -> None:
+    home = copy_home(world, tmp_path)
+    before = sorted(p.relative_to(home) for p in home.rglob("*"))
+    done = spotifier("--home", str(home), *args)
+    assert done.returncode in (ExitCode.BAD_INPUT, ExitCode.NOT_FOUND)
+    one_line(done, done.returncode, fragment)
+    assert sorted(p.relative_to(home) for p in home.rglob("*")) == before  # no split, no result

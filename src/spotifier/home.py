@@ -39,7 +39,10 @@ class Home:
             raise InvalidInputError(
                 "--home: the path is empty; give a folder (it is created when missing)"
             )
-        root = Path(home).expanduser().resolve()
+        try:
+            root = Path(home).expanduser().resolve()
+        except RuntimeError as exc:  # Python 3.11 reports a symlink loop so; 3.13 as OSError
+            raise InvalidInputError(f"home folder {home}: {exc}; fix the link") from exc
         existing = root
         while not existing.exists() and existing != existing.parent:
             existing = existing.parent

@@ -25,7 +25,26 @@ from rich.progress import (
 T = TypeVar("T")
 
 _quiet = False
-stderr = Console(stderr=True)
+
+
+class SafeConsole(Console):
+    """A console whose messages may hold a user's text: paths, titles, track names.
+
+    Rich reads "[...]" as markup, and "[/]" or "[/x]" in a folder name or a track title would raise
+    `MarkupError` after the command's work is done. Call sites escape such values; should one be
+    missed, the message is printed as it is rather than failing.
+    """
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        from rich.errors import MarkupError
+
+        try:
+            super().print(*objects, **kwargs)
+        except MarkupError:
+            super().print(*objects, **{**kwargs, "markup": False})
+
+
+stderr = SafeConsole(stderr=True)
 
 
 def set_quiet(quiet: bool) -> None:

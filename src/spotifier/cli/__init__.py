@@ -78,11 +78,12 @@ def main() -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(ExitCode.FAILED)
     except Exception as exc:
-        show = getattr(exc, "show", None)  # click's usage errors (typer vendors its own click)
+        message = getattr(exc, "format_message", None)  # click's errors (typer vendors click)
         exit_code = getattr(exc, "exit_code", None)
-        if callable(show) and isinstance(exit_code, int) and not isinstance(exc, SpotifierError):
-            show()
-            sys.exit(exit_code)
+        if callable(message) and isinstance(exit_code, int) and not isinstance(exc, SpotifierError):
+            command = getattr(getattr(exc, "ctx", None), "command_path", None)
+            hint = f" (see: {command} --help)" if command else ""
+            fail(f"{message()}{hint}", exit_code)
         if failures.debug():
             traceback.print_exc()
         line, code = failures.describe(exc, current_home())

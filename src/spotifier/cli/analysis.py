@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from spotifier.cli.common import console, home_of, output_folder, print_json
+from spotifier.errors import InvalidInputError
 
 _COLUMNS = (
     ("r2_train", "R² train"),
@@ -46,6 +47,12 @@ def register(app: typer.Typer) -> None:
         right (log/Poisson targets, rich features, CV); saved to results/followers.json."""
         from spotifier import followers as study
 
+        if playlists < 1 or seed_sample < 1:
+            raise InvalidInputError("--playlists and --seed-sample must be at least 1")
+        if folds < 0 or folds == 1:
+            raise InvalidInputError(
+                f"--folds must be 0 (no cross-validation) or at least 2, got {folds}"
+            )
         home = home_of(ctx, writes=True)
         result = study.run_study(home, playlists, seed_sample, folds)
         path = study.save(home, result)
@@ -60,7 +67,7 @@ def register(app: typer.Typer) -> None:
         for name, row in result["models"].items():
             table.add_row(name, row["family"], *[_cell(row[key]) for key, _ in _COLUMNS])
         console.print(table)
-        console.print(f"saved {path}")
+        console.print(f"saved {path}", markup=False)
 
     @app.command()
     def report(
@@ -78,4 +85,4 @@ def register(app: typer.Typer) -> None:
             home = home_of(ctx)
             output_folder(out, "--out")  # before the report's plots are drawn
         path = build(home, out)
-        console.print(f"report: {path}")
+        console.print(f"report: {path}", markup=False)

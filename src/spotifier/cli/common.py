@@ -10,12 +10,12 @@ from typing import Any
 
 import orjson
 import typer
-from rich.console import Console
 
 from spotifier.errors import FileSystemError, InvalidInputError
 from spotifier.home import Home
+from spotifier.progress import SafeConsole
 
-console = Console()
+console = SafeConsole()
 
 #: The home folder the running command resolved (named by error messages about its files).
 _resolved: list[Home] = []

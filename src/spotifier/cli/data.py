@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from spotifier.cli.common import console, home_of, print_json
@@ -65,7 +66,8 @@ def _print_stats(stats: dict[str, Any]) -> None:
         ):
             items = lists[key]
             if i < len(items):  # a track or artist without a name shows its external id
-                cells += [items[i][label] or items[i].get("uri", ""), f"{items[i]['count']:,}"]
+                shown = items[i][label] or items[i].get("uri", "")
+                cells += [escape(str(shown)), f"{items[i]['count']:,}"]
             else:
                 cells += ["—" if i == 0 and stats[key] is None else "", ""]
         tops.add_row(*cells)
@@ -140,13 +142,13 @@ def register(app: typer.Typer) -> None:
         if report.invalid_playlists:
             console.print(
                 f"[yellow]{report.invalid_playlists:,} invalid playlist(s) skipped[/]; "
-                f"full list: {report.invalid_list}",
+                f"full list: {escape(str(report.invalid_list))}",
                 highlight=False,
             )
             for example in report.examples:
                 console.print(f"  {example}", highlight=False, markup=False)
         for problem in report.info_problems[:5]:
-            console.print(f"[yellow]warning:[/] {problem}", highlight=False)
+            console.print(f"[yellow]warning:[/] {escape(str(problem))}", highlight=False)
 
     @app.command()
     def stats(

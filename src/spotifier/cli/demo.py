@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from spotifier.cli.common import console, home_of
 from spotifier.errors import InvalidInputError
@@ -23,7 +24,7 @@ def _commands(app: typer.Typer) -> set[str]:
 
 def _run(app: typer.Typer, home: Path, argv: list[str]) -> None:
     shown = " ".join(["spotifier", *argv])
-    console.rule(f"[bold cyan]$ {shown}", align="left")
+    console.rule(f"[bold cyan]$ {escape(shown)}", align="left")
     started = time.perf_counter()
     app(["--home", str(home), *argv], standalone_mode=False)
     console.print(f"[dim]({time.perf_counter() - started:.1f} s)[/]")
@@ -65,7 +66,7 @@ def register(app: typer.Typer) -> None:
                 ["generate", str(world), "--playlists", str(playlists), "--seed", str(seed)],
             )
         else:
-            console.print(f"[dim]using the generated world in {world}[/]")
+            console.print(f"[dim]using the generated world in {escape(str(world))}[/]")
         _run(app, home.root, ["ingest", str(world)])
         _run(app, home.root, ["stats"])
         if not (home.split_dir("default") / "challenge_set.json").exists():
@@ -104,12 +105,14 @@ def register(app: typer.Typer) -> None:
             _run(app, home.root, ["report"])
         console.rule("[bold green]done", align="left")
         console.print(
-            f"the whole pipeline took {time.perf_counter() - started:.0f} s; home: {home.root}"
+            f"the whole pipeline took {time.perf_counter() - started:.0f} s; home: {home.root}",
+            markup=False,
         )
         if "report" in commands:
-            console.print(f"report: {home.reports_dir / 'index.html'}")
+            console.print(f"report: {home.reports_dir / 'index.html'}", markup=False)
         if "serve" in commands:
             console.print(
                 f"serve it: spotifier --home {home.root} serve --model {best} --split default   "
-                "(then open http://127.0.0.1:8000/)"
+                "(then open http://127.0.0.1:8000/)",
+                markup=False,
             )

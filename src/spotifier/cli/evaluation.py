@@ -8,6 +8,7 @@ from typing import Any
 import typer
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from spotifier.cli.common import console, home_of, output_file, print_json
@@ -56,7 +57,8 @@ def register(app: typer.Typer) -> None:
         counts = ", ".join(f"{k}: {v}" for k, v in meta["categories"].items())
         console.print(
             f"split '{name}' ({meta['protocol']}): {meta['playlists']} held-out playlists "
-            f"({counts}) in {home_of(ctx).split_dir(name)}"
+            f"({counts}) in {home_of(ctx).split_dir(name)}",
+            markup=False,
         )
 
     @app.command()
@@ -82,7 +84,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Score models on a split: overall and per-category metrics, one row per model."""
         from spotifier.evaluation import evaluate as run
+        from spotifier.models import registry
 
+        for model in models:
+            registry.model_class(model)  # unknown names fail before a split is built
         report = run(
             home_of(ctx, writes=True), models, split_name, protocol, sample, oracle=not no_oracle
         )
@@ -125,13 +130,13 @@ def register(app: typer.Typer) -> None:
             chain, _ = load_fresh_chain(home, model, load_split(home, on_split))
         rows, unknown = recommend_challenge(chain, challenge_set, catalog)
         if unknown:
-            shown = ", ".join(sorted(set(unknown))[:3])
+            shown = ", ".join(escape(u[:80]) for u in sorted(set(unknown))[:3])
             note(
                 f"[yellow]{len(set(unknown))} seed track URI(s) are not in the store and were "
                 f"ignored (e.g. {shown})[/]"
             )
         write_submission(out, rows, team=team, email=email, track=track, compress=gzip)
-        console.print(f"wrote {len(rows)} playlists x 500 tracks to {out}")
+        console.print(f"wrote {len(rows)} playlists x 500 tracks to {out}", markup=False)
 
     @app.command()
     def verify(
@@ -162,7 +167,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(result)
             return
-        table = Table(title=f"score of {submission}", box=box.SIMPLE_HEAD)
+        table = Table(title=f"score of {escape(str(submission))}", box=box.SIMPLE_HEAD)
         table.add_column("category")
         keys = [k for k in _METRIC_HEADERS if k in result["overall"]]
         for key in keys:
@@ -242,7 +247,8 @@ def _print_report(report: dict[str, Any]) -> None:
     keys = [k for k in _METRIC_HEADERS if hide_first or k != "hit_at_100"]
     gap_key = "hit_at_100" if hide_first else "r_precision"
     table = Table(
-        title=f"split '{report['split']}' ({report['protocol']} protocol)", box=box.SIMPLE_HEAD
+        title=f"split '{escape(str(report['split']))}' ({report['protocol']} protocol)",
+        box=box.SIMPLE_HEAD,
     )
     table.add_column("model")
     for key in keys:

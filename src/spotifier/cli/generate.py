@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from spotifier.cli.common import print_json
 from spotifier.progress import note
@@ -36,7 +37,7 @@ def register(app: typer.Typer) -> None:
             return
         note(
             f"wrote {report.playlists:,} playlists ({report.entries:,} entries, "
-            f"{report.bytes / 1e6:,.0f} MB) to {out} in {report.seconds:.1f}s: "
+            f"{report.bytes / 1e6:,.0f} MB) to {escape(str(out))} in {report.seconds:.1f}s: "
             f"{report.unique_tracks:,} tracks, {report.unique_albums:,} albums, "
             f"{report.unique_artists:,} artists, {report.unique_normalized_titles:,} titles"
         )

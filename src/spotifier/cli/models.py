@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from spotifier.cli.common import console, home_of, print_json
@@ -52,6 +53,11 @@ def continuation(
         "unknown_tracks": unknown,
         "tracks": rows,
     }
+
+
+def _clip(text: str, width: int = 80) -> str:
+    """A user's string shortened for a one-line message (a pasted 100 kB 'URI' stays readable)."""
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 _MODEL_HELP = "Registered model name: " + ", ".join(model_names()) + "."
@@ -103,7 +109,7 @@ def register(app: typer.Typer) -> None:
             return
         console.print(
             f"trained [bold]{model}[/] on {meta['n_playlists']:,} playlists in "
-            f"{meta['fit_seconds']:.1f} s; saved to {home.model_dir(model, split)}",
+            f"{meta['fit_seconds']:.1f} s; saved to {escape(str(home.model_dir(model, split)))}",
             highlight=False,
         )
 
@@ -124,20 +130,21 @@ def register(app: typer.Typer) -> None:
         """Continue one playlist from its title and/or seed tracks."""
         result = continuation(home_of(ctx), model, split, name, tracks, k)
         if result["unknown_tracks"]:
-            note(
-                f"[yellow]ignored {len(result['unknown_tracks'])} unknown track URI(s):[/] "
-                + ", ".join(result["unknown_tracks"])
-            )
+            unknown = result["unknown_tracks"]
+            shown = ", ".join(escape(_clip(uri)) for uri in unknown[:5])
+            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+            note(f"[yellow]ignored {len(unknown)} unknown track URI(s):[/] {shown}{more}")
         if as_json:
             print_json(result)
             return
         table = Table(
             title=f"{model} ({result['answered_by']}): {result['seeds']} seed(s)"
-            + (f", title '{name}'" if name else ""),
+            + (f", title '{escape(_clip(name))}'" if name else ""),
         )
         for column in ("rank", "name", "artist", "album", "score"):
             table.add_column(column, justify="right" if column in ("rank", "score") else "left")
         for row in result["tracks"]:
             score = "popular" if row["score"] is None else f"{row['score']:.4g}"
-            table.add_row(str(row["rank"]), row["name"], row["artist"], row["album"], score)
+            cells = (escape(str(row[key])) for key in ("name", "artist", "album"))
+            table.add_row(str(row["rank"]), *cells, score)
         console.print(table)

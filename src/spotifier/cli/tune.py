@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from spotifier.cli.common import console, home_of, print_json
+from spotifier.errors import InvalidInputError
+from spotifier.models import registry
 
 
 def _cell(value: Any) -> str:
@@ -45,6 +48,9 @@ def register(app: typer.Typer) -> None:
         print the table and save it to results/tune/MODEL.json."""
         from spotifier.evaluation.tuning import METRICS, parse_grid, sweep
 
+        if playlists < 1:
+            raise InvalidInputError(f"--playlists must be at least 1, got {playlists}")
+        registry.model_class(model)  # an unknown name fails before any data is read
         home = home_of(ctx, writes=True)
         if split is None and home.split_dir("default").exists():
             split = "default"
@@ -55,7 +61,7 @@ def register(app: typer.Typer) -> None:
         keys = list(result["grid"])
         table = Table(
             title=f"tune {model} on {result['validation_playlists']} validation playlists"
-            + (f" (split '{split}')" if split else "")
+            + (f" (split '{escape(split)}')" if split else "")
         )
         for key in [*keys, *METRICS, "fit_seconds"]:
             table.add_column(key, justify="right")
@@ -64,4 +70,4 @@ def register(app: typer.Typer) -> None:
             cells = [_cell(row[k]) for k in [*keys, *METRICS, "fit_seconds"]]
             table.add_row(*cells, style="bold green" if best else None)
         console.print(table)
-        console.print(f"saved {home.results_dir / 'tune' / (model + '.json')}")
+        console.print(f"saved {home.results_dir / 'tune' / (model + '.json')}", markup=False)
