@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
 from own_fixtures import NAMES_ONLY_DROP, generated_home, own_store, playlist_id
 
-from spotifier.cli import app
+from spotifier.cli import main
 from spotifier.store import compute_stats
-
-runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -30,14 +28,25 @@ def homes(tmp_path_factory) -> dict[str, Path]:
     }
 
 
-def spotifier(home: Path, *args: str) -> tuple[int, str, str]:
-    """(exit code, stdout, stderr) of `spotifier -q --home HOME ARGS`."""
-    result = CliRunner().invoke(app, ["-q", "--home", str(home), *args])
-    return result.exit_code, result.stdout, result.stderr
+@pytest.fixture
+def spotifier(capsys, monkeypatch) -> Callable[..., tuple[int, str, str]]:
+    """Run `spotifier -q --home HOME ARGS` as the console script does: (exit, stdout, stderr)."""
+
+    def run(home: Path, *args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["spotifier", "-q", "--home", str(home), *args])
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
 
 
 # --------------------------------------------------------------------------- stats
-def test_stats_show_absent_fields_as_absent(homes) -> None:
+def test_stats_show_absent_fields_as_absent(homes, spotifier) -> None:
     full, bare = compute_stats(homes["mpd"]), compute_stats(homes["bare"])
     assert bare["fields"] == [] and list(full["absent"]) == ["playlists_with_tags"]  # MPD: no tags
     for key in ("playlists", "tracks", "unique_tracks", "avg_playlist_length"):
@@ -52,7 +61,7 @@ def test_stats_show_absent_fields_as_absent(homes) -> None:
     assert top["count"] == full["top_tracks"][0]["count"]
 
 
-def test_names_only_stats(homes) -> None:
+def test_names_only_stats(homes, spotifier) -> None:
     full, names = compute_stats(homes["mpd"]), compute_stats(homes["names"])
     assert names["unique_artists"] == full["unique_artists"]
     assert names["unique_albums"] is None
@@ -60,7 +69,7 @@ def test_names_only_stats(homes) -> None:
     assert names["top_tracks"][0]["name"] == full["top_tracks"][0]["name"]
 
 
-def test_stats_cli_json_uses_null_and_text_says_why(homes) -> None:
+def test_stats_cli_json_uses_null_and_text_says_why(homes, spotifier) -> None:
     code, out, err = spotifier(homes["bare"], "stats", "--json")
     assert code == 0, err
     doc = json.loads(out)
@@ -74,7 +83,7 @@ def test_stats_cli_json_uses_null_and_text_says_why(homes) -> None:
 
 
 # --------------------------------------------------------------------------- split
-def test_split_without_titles_builds_the_other_categories(homes) -> None:
+def test_split_without_titles_builds_the_other_categories(homes, spotifier) -> None:
     home = homes["bare"]
     code, out, err = spotifier(home, "split", "--playlists", "40", "--json")
     assert code == 0, err
@@ -106,7 +115,7 @@ def test_split_without_titles_builds_the_other_categories(homes) -> None:
     assert all(u.startswith("wh-") for uris in truth.values() for u in uris)
 
 
-def test_hide_first_split_without_titles(homes, tmp_path) -> None:
+def test_hide_first_split_without_titles(homes, spotifier, tmp_path) -> None:
     code, out, err = spotifier(homes["bare"], "split", "--protocol", "hide-first", "--json")
     assert code == 0, err
     assert "no titles in this data" in err
@@ -114,7 +123,7 @@ def test_hide_first_split_without_titles(homes, tmp_path) -> None:
     assert meta["notes"] and meta["playlists"] == 40
 
 
-def test_split_on_mpd_data_has_all_ten_categories_and_pid_ids(homes) -> None:
+def test_split_on_mpd_data_has_all_ten_categories_and_pid_ids(homes, spotifier) -> None:
     code, out, err = spotifier(homes["mpd"], "split", "--playlists", "40", "--json")
     assert code == 0, err
     meta = json.loads(out)
@@ -124,7 +133,7 @@ def test_split_on_mpd_data_has_all_ten_categories_and_pid_ids(homes) -> None:
 
 
 # --------------------------------------------------------------------------- evaluate
-def test_evaluate_without_artists_says_r_precision_is_track_only(homes) -> None:
+def test_evaluate_without_artists_says_r_precision_is_track_only(homes, spotifier) -> None:
     home = homes["bare"]
     assert spotifier(home, "split", "--playlists", "40", "--name", "ev")[0] == 0
     code, out, err = spotifier(home, "evaluate", "popularity", "item-knn", "--split", "ev")
@@ -140,7 +149,7 @@ def test_evaluate_without_artists_says_r_precision_is_track_only(homes) -> None:
     assert row["playlist_id"] == playlist_id(row["pid"])
 
 
-def test_evaluate_on_mpd_data_keeps_artist_credit(homes) -> None:
+def test_evaluate_on_mpd_data_keeps_artist_credit(homes, spotifier) -> None:
     home = homes["mpd"]
     assert spotifier(home, "split", "--playlists", "40", "--name", "ev")[0] == 0
     code, out, err = spotifier(home, "evaluate", "popularity", "--split", "ev", "--json")
@@ -148,3 +157,50 @@ def test_evaluate_on_mpd_data_keeps_artist_credit(homes) -> None:
     doc = json.loads(out)
     assert doc["artist_credit"] == "all" and "notes" not in doc
     assert "artist credit" not in err
+
+
+# --------------------------------------------------------------------------- recommend
+def test_recommend_by_artist_and_track_name(homes, spotifier) -> None:
+    from spotifier import store
+
+    home = homes["names"]
+    catalog = store.load_catalog(home)
+    track = 7
+    artist, name = catalog.artist_name(track), str(catalog.track_names[track])
+    typed = f"  {artist.upper()}   —  {name.lower()} "  # case and spaces do not matter
+    code, out, err = spotifier(
+        home, "recommend", "-m", "item-knn", "--track", typed, "-k", "5", "--json"
+    )
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["resolved"] == {typed: catalog.track_uris[track]}
+    assert doc["seeds"] == 1 and len(doc["tracks"]) == 5
+    assert all(row["uri"] and row["artist"] for row in doc["tracks"])
+    # "Artist - Track" with a plain hyphen works as well
+    plain = f"{artist} - {name}"
+    code, out, err = spotifier(home, "recommend", "-m", "item-knn", "--track", plain, "--json")
+    assert code == 0, err and json.loads(out)["seeds"] == 1
+
+
+def test_recommend_by_an_unknown_name_lists_close_matches(homes, spotifier) -> None:
+    from spotifier import store
+
+    home = homes["names"]
+    catalog = store.load_catalog(home)
+    artist, name = catalog.artist_name(3), str(catalog.track_names[3])
+    code, out, err = spotifier(
+        home, "recommend", "-m", "item-knn", "--track", f"{artist} — {name}x"
+    )
+    assert code != 0 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "no track is named" in lines[0] and "close matches" in lines[0]
+    assert f"{artist} — {name}" in lines[0]
+
+
+def test_recommend_on_a_bare_store_takes_ids_and_shows_them(homes, spotifier) -> None:
+    home = homes["bare"]
+    code, out, err = spotifier(home, "recommend", "-m", "item-knn", "--track", "wh-3", "-k", "5")
+    assert code == 0, err
+    assert "wh-" in out and "artist" not in out  # no names in this data: ids only
+    code, out, err = spotifier(home, "recommend", "-m", "item-knn", "--track", "Abba — Waterloo")
+    assert code != 0 and "no track and artist names" in err

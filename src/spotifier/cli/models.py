@@ -18,14 +18,20 @@ from spotifier.progress import note
 def continuation(
     home: Any, model: str, split: str | None, name: str | None, tracks: list[str], k: int
 ) -> dict[str, Any]:
-    """One playlist's continuation as a JSON-ready dict (the library call behind `recommend`)."""
+    """One playlist's continuation as a JSON-ready dict (the library call behind `recommend`).
+
+    A seed is a track id, or "artist — track" when the store has names (ids derived from names
+    are not for typing); `resolved` maps each name given to the id found.
+    """
     from spotifier import store
     from spotifier.models import persist
     from spotifier.models.chain import check_k
+    from spotifier.store.names import resolve_tracks
 
     check_k(k)  # before anything is loaded, or trained on demand
     registry.model_class(model)
     catalog = store.load_catalog(home)
+    tracks, resolved = resolve_tracks(home, catalog, tracks)
     chain = persist.load_chain(home, model, split)
     query, unknown = chain.query(catalog, tracks, name)
     recs = chain.recommend([query], k)
@@ -50,6 +56,7 @@ def continuation(
         "k": k,
         "name": name,
         "seeds": len(query.seeds),
+        "resolved": resolved,
         "unknown_tracks": unknown,
         "tracks": rows,
     }
@@ -122,7 +129,10 @@ def register(app: typer.Typer) -> None:
         ),
         name: str | None = typer.Option(None, "--name", help="The playlist's title."),
         tracks: list[str] = typer.Option(
-            [], "--track", help="A seed track URI (repeatable), in playlist order."
+            [],
+            "--track",
+            help="A seed track id, or 'Artist — Track' when the data has names (repeatable), "
+            "in playlist order.",
         ),
         k: int = typer.Option(500, "-k", help="How many tracks to recommend (1 to 500)."),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
@@ -141,10 +151,16 @@ def register(app: typer.Typer) -> None:
             title=f"{model} ({result['answered_by']}): {result['seeds']} seed(s)"
             + (f", title '{escape(_clip(name))}'" if name else ""),
         )
-        for column in ("rank", "name", "artist", "album", "score"):
-            table.add_column(column, justify="right" if column in ("rank", "score") else "left")
+        # The external id always; names only where the data has them.
+        columns = ["rank", "uri", *[c for c in ("name", "artist", "album") if _any(result, c)]]
+        for column in (*columns, "score"):
+            header = "id" if column == "uri" else column
+            table.add_column(header, justify="right" if column in ("rank", "score") else "left")
         for row in result["tracks"]:
             score = "popular" if row["score"] is None else f"{row['score']:.4g}"
-            cells = (escape(str(row[key])) for key in ("name", "artist", "album"))
-            table.add_row(str(row["rank"]), *cells, score)
+            table.add_row(*[escape(str(row[c])) for c in columns], score)
         console.print(table)
+
+
+def _any(result: dict[str, Any], column: str) -> bool:
+    return any(row[column] for row in result["tracks"])
