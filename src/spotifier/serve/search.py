@@ -1,8 +1,9 @@
 """Track autocomplete: an in-memory token index over track and artist names, built once.
 
 Every track is indexed under the lower-cased, accent-free word tokens of its name and its
-artist's name. A query's complete words must all match exactly; its last word (while it is
-still being typed) matches as a prefix. Results come most popular first.
+artist's name; a track without a name (own playlists with ids only) under the tokens of its
+external id instead. A query's complete words must all match exactly; its last word (while it
+is still being typed) matches as a prefix. Results come most popular first.
 
 Tracks are renumbered by popularity rank (0 = most popular), so every posting list is sorted
 by rank and "the most popular matches" is "the smallest ranks": a search walks candidates in
@@ -26,6 +27,13 @@ rank order and stops after `limit` hits, never scanning the catalogue per keystr
     [2]
     >>> index.search("bowie ").tolist(), index.search("zzz").tolist()
     ([1], [])
+    >>> import dataclasses
+    >>> bare = dataclasses.replace(catalog, track_names=np.array(["", "", ""], dtype=object),
+    ...                            track_artist=np.array([-1, -1, -1], dtype=np.int32))
+    >>> TrackIndex(bare, popularity=np.array([5, 9, 1])).search("t:").tolist()
+    [1, 0, 2]
+    >>> TrackIndex(bare).search("t 2").tolist()
+    [2]
 """
 
 from __future__ import annotations
@@ -77,14 +85,17 @@ class TrackIndex:
         self.n_tracks = n
         # rank → track id, most popular first; equal counts by lower track id.
         self.track_of_rank = np.lexsort((np.arange(n), -counts)).astype(np.int32)
+        # A trailing empty set: the tokens of an unknown artist (index -1).
         artist_tokens = [frozenset(tokenize(str(a))) for a in catalog.artist_names.tolist()]
+        artist_tokens.append(frozenset())
         names = catalog.track_names.tolist()
+        ids = catalog.track_uris.tolist()
         artists = catalog.track_artist.tolist()
         # Names repeat a lot ("Intro", "Home"): tokenize each distinct name once.
         name_tokens: dict[str, frozenset[str]] = {}
         per_rank: list[frozenset[str]] = []
         for track in self.track_of_rank.tolist():
-            name = names[track]
+            name = names[track] or ids[track]  # no name: found by its id
             tokens = name_tokens.get(name)
             if tokens is None:
                 tokens = name_tokens[name] = frozenset(tokenize(str(name)))

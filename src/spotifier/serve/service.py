@@ -182,8 +182,9 @@ class Service:
         # Plain lists: describing 500 items must not cost 500 numpy scalar lookups per field.
         self._uris: list[str] = [str(u) for u in catalog.track_uris.tolist()]
         self._names: list[str] = [str(n) for n in catalog.track_names.tolist()]
-        artists = [str(a) for a in catalog.artist_names.tolist()]
-        albums = [str(a) for a in catalog.album_names.tolist()]
+        # A trailing '': a track whose artist or album is unknown (index -1) gets ''.
+        artists = [str(a) for a in catalog.artist_names.tolist()] + [""]
+        albums = [str(a) for a in catalog.album_names.tolist()] + [""]
         self._artists = [artists[a] for a in catalog.track_artist.tolist()]
         self._albums = [albums[a] for a in catalog.track_album.tolist()]
         popularity = np.zeros(catalog.n_tracks, dtype=np.int64)

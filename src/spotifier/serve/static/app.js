@@ -22,9 +22,10 @@ function el(tag, props = {}, children = []) {
 }
 
 function trackText(item) {
+  // Own playlists may have no names: the track's id stands in, and absent fields are left out.
   return el("span", { class: "text" }, [
-    el("span", { class: "track-name", text: item.name }),
-    el("span", { class: "track-meta", text: `${item.artist} · ${item.album}` }),
+    el("span", { class: "track-name", text: item.name || item.uri }),
+    el("span", { class: "track-meta", text: [item.artist, item.album].filter(Boolean).join(" · ") }),
   ]);
 }
 
