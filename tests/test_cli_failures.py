@@ -234,10 +234,10 @@ def test_a_closed_stdout_is_not_a_traceback(world: Path, tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("error", "fragment", "code"),
     [
-        (PermissionError(errno.EACCES, "Permission denied", "/x/y"), "/x/y: permission", 5),
-        (IsADirectoryError(errno.EISDIR, "Is a directory", "/x/out"), "is a folder", 5),
+        (PermissionError(errno.EACCES, "Permission denied", "/x/y"), "/x/y: permission", 7),
+        (IsADirectoryError(errno.EISDIR, "Is a directory", "/x/out"), "is a folder", 7),
         (FileNotFoundError(errno.ENOENT, "No such file", "/x/in"), "does not exist", 3),
-        (OSError(errno.EROFS, "Read-only file system", "/x/z"), "read-only", 5),
+        (OSError(errno.EROFS, "Read-only file system", "/x/z"), "read-only", 7),
         (MemoryError(), "out of memory", 1),
     ],
 )
@@ -417,3 +417,39 @@ def test_arguments_are_checked_before_any_work(
     assert done.returncode in (ExitCode.BAD_INPUT, ExitCode.NOT_FOUND)
     one_line(done, done.returncode, fragment)
     assert sorted(p.relative_to(home) for p in home.rglob("*")) == before  # no split, no result
+
+
+# ---------------------------------------------------------------- interrupted writes
+KILLED_WHILE_WRITING = """
+import os, signal, sys, time
+from pathlib import Path
+import spotifier.store as store
+from spotifier.home import atomic_dir, atomic_file
+
+def writing(home):
+    out = Path(sys.argv[2])
+    with atomic_dir(out / "folder") as tmp, atomic_file(out / "file.bin") as fh:
+        (tmp / "part.npz").write_bytes(b"half")
+        fh.write(b"half")
+        os.kill(os.getpid(), signal.SIGTERM)  # `kill` while both are half-written
+        time.sleep(30)
+    return {}
+
+store.compute_stats = writing
+from spotifier.cli import main
+sys.argv = ["spotifier", "--home", sys.argv[1], "stats", "--json"]
+main()
+"""
+
+
+def test_kill_during_a_write_leaves_no_temporary_file(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED_WHILE_WRITING, str(tmp_path / "home"), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    one_line(done, ExitCode.TERMINATED, "terminated")
+    assert list(out.iterdir()) == []  # neither the targets nor their .NAME.XXXX temporaries

@@ -22,14 +22,18 @@ class ExitCode(IntEnum):
     NOT_FOUND = 3
     #: An optional dependency is not installed; the message names the extra.
     MISSING_EXTRA = 4
-    #: The file system refused: permission denied, read-only home, disk full, a folder for a file.
-    FILESYSTEM = 5
+    #: `ingest` loaded what it could, but some input file was unreadable and skipped (listed).
+    PARTIAL = 5
     #: A stored file is damaged (the store or a saved model): rebuild it as the message says.
     DAMAGED = 6
+    #: The file system refused: permission denied, read-only home, disk full, a folder for a file.
+    FILESYSTEM = 7
     #: A bug: an unexpected exception (`SPOTIFIER_DEBUG=1` shows its traceback).
     INTERNAL = 70
     #: Interrupted by Ctrl-C (128 + SIGINT).
     INTERRUPTED = 130
+    #: Stopped by `kill` (128 + SIGTERM), after removing what it had half-written.
+    TERMINATED = 143
 
 
 class SpotifierError(Exception):

@@ -7,6 +7,7 @@ Each area registers its commands from its own module (`data`, `evaluation`, `mod
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import traceback
 from typing import NoReturn
@@ -62,17 +63,49 @@ for _module in (generate, data, evaluation, models, tune, service, analysis, dem
     _module.register(app)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`kill`), raised as Ctrl-C is, so half-written files are removed on the way out."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    if os.getpid() != _MAIN_PID[0]:  # a forked worker keeps the default: die at once
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
+    signal.signal(signum, signal.SIG_DFL)  # a second `kill` stops at once
+    _TERMINATED.append(True)
+    raise Terminated
+
+
+_MAIN_PID = [0]
+_TERMINATED: list[bool] = []
+
+
+def _interrupted() -> NoReturn:
+    if _TERMINATED:
+        fail("terminated", ExitCode.TERMINATED)
+    fail("interrupted", ExitCode.INTERRUPTED)
+
+
 def main() -> None:
-    """Entry point: run the app; every failure is one line on stderr and an `ExitCode`."""
+    """Entry point: run the app; every failure is one line on stderr and an `ExitCode`.
+
+    SIGTERM is turned into an exception, as Ctrl-C is: temporary files and folders of an
+    interrupted write are removed (`home.atomic_file`, `home.atomic_dir`) and the exit is 143.
+    """
+    _MAIN_PID[0] = os.getpid()
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         # Without standalone mode, click returns a command's `typer.Exit(code)` instead of exiting.
         code = app(standalone_mode=False)
+        if code == ExitCode.INTERRUPTED:  # typer turns Ctrl-C (and our SIGTERM) into 130
+            _interrupted()
         if isinstance(code, int) and code:
             sys.exit(code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
-        fail("interrupted", ExitCode.INTERRUPTED)
+        _interrupted()
     except BrokenPipeError:
         # The reader of stdout went away (`spotifier stats | head`): nothing left to say to it.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
