@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
@@ -11,8 +11,14 @@ from rich.table import Table
 
 from spotifier.cli.common import console, home_of, print_json
 from spotifier.errors import InvalidInputError
+from spotifier.progress import stderr
+
+if TYPE_CHECKING:
+    from spotifier.store.pipeline import IngestReport
 
 ENGINES = ("duckdb", "spark")
+#: `ingest`'s exit code when some file could not be read and was skipped (the rest loaded)
+PARTIAL_EXIT = 5
 _BARS = " ▁▂▃▄▅▆▇█"
 
 
@@ -93,62 +99,96 @@ def _figure(value: Any, why_absent: str | None) -> str:
     return f"{value:,.2f}" if isinstance(value, float) else f"{value:,}"
 
 
+def _print_report(report: IngestReport) -> None:
+    console.print(
+        f"ingested {report.slices_ingested} file(s) ({report.playlists:,} playlists, "
+        f"{report.entries:,} entries), skipped {report.slices_skipped} already in the store; "
+        f"{report.megabytes:,.1f} MB in {report.seconds:.1f} s ({report.mb_per_s:,.0f} MB/s)",
+        highlight=False,
+    )
+    if report.invalid_playlists:
+        console.print(
+            f"[yellow]{report.invalid_playlists:,} invalid playlist(s) or row(s) skipped[/]; "
+            f"full list: {escape(str(report.invalid_list))}",
+            highlight=False,
+        )
+        for example in report.examples:
+            console.print(f"  {example}", highlight=False, markup=False)
+    for problem in report.info_problems[:5]:
+        console.print(f"[yellow]warning:[/] {escape(str(problem))}", highlight=False)
+    for problem in report.rejected_files:
+        stderr.print(f"skipped: {problem}", highlight=False, markup=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the app (only commands that work are registered)."""
 
     @app.command()
     def ingest(
         ctx: typer.Context,
-        mpd_dir: Path = typer.Argument(
+        paths: list[Path] = typer.Argument(
             ...,
-            help="A folder of mpd.slice.*.json[.gz] files, a folder holding data/, or one file.",
+            help="MPD slices (a folder of mpd.slice.*.json[.gz], a folder holding data/, one "
+            "slice) or playlist tables (.csv .tsv .parquet .jsonl .ndjson .json, .gz for text), "
+            "or folders of them.",
+        ),
+        fmt: str | None = typer.Option(
+            None,
+            "--format",
+            help="csv, tsv, parquet, jsonl, json or mpd (default: from each file's ending).",
+        ),
+        maps: list[str] | None = typer.Option(
+            None,
+            "--map",
+            help="KEY=COLUMN: the column holding a key (playlist, track, tracks, position, "
+            "title, artist_name, ...); repeat it. playlist=A,B joins columns into one id.",
         ),
         strict: bool = typer.Option(
-            False, "--strict", help="Stop at the first invalid playlist; leave the store unchanged."
+            False, "--strict", help="Stop at the first invalid row or playlist; store unchanged."
         ),
         workers: int = typer.Option(
-            0, "--workers", min=0, help="Parser processes (0: one per core)."
+            0, "--workers", min=0, help="MPD parser processes (0: one per core)."
         ),
         engine: str = typer.Option(
-            "duckdb", "--engine", help="Ingest engine: duckdb, or spark (pyspark + Java 17)."
+            "duckdb", "--engine", help="MPD ingest engine: duckdb, or spark (pyspark + Java 17)."
         ),
         spark_master: str = typer.Option(
             "local[*]", "--spark-master", help="Spark master URL for --engine spark."
         ),
         json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     ) -> None:
-        """Validate MPD slices and load them into the store (resumable and idempotent)."""
-        from spotifier.store import ingest as run_ingest
+        """Validate playlists and load them into the store (resumable and idempotent).
+
+        Exit 0: everything readable was loaded (invalid rows or playlists are skipped and
+        listed); exit 5: some file could not be read and was skipped (the others loaded).
+        """
+        from spotifier.store.tabular import ingest_paths
+        from spotifier.store.tabular_map import parse_maps
 
         if engine not in ENGINES:
             raise InvalidInputError(f"--engine: unknown engine {engine!r} (choose from {ENGINES})")
+        mapping = parse_maps(maps)
         if engine == "spark":
             from spotifier.spark import ingest as spark_ingest
 
-            report = spark_ingest(home_of(ctx, writes=True), mpd_dir, spark_master, strict=strict)
+            if len(paths) != 1 or mapping or fmt not in (None, "mpd"):
+                raise InvalidInputError("--engine spark ingests one MPD folder (no --map/--format)")
+            report = spark_ingest(home_of(ctx, writes=True), paths[0], spark_master, strict=strict)
         else:
-            report = run_ingest(
-                home_of(ctx, writes=True), mpd_dir, strict=strict, workers=workers or None
+            report = ingest_paths(
+                home_of(ctx, writes=True),
+                paths,
+                fmt,
+                mapping,
+                strict=strict,
+                workers=workers or None,
             )
         if json_out:
             print_json(report.to_dict())
-            return
-        console.print(
-            f"ingested {report.slices_ingested} slice(s) ({report.playlists:,} playlists, "
-            f"{report.entries:,} entries), skipped {report.slices_skipped} already in the store; "
-            f"{report.megabytes:,.1f} MB in {report.seconds:.1f} s ({report.mb_per_s:,.0f} MB/s)",
-            highlight=False,
-        )
-        if report.invalid_playlists:
-            console.print(
-                f"[yellow]{report.invalid_playlists:,} invalid playlist(s) skipped[/]; "
-                f"full list: {escape(str(report.invalid_list))}",
-                highlight=False,
-            )
-            for example in report.examples:
-                console.print(f"  {example}", highlight=False, markup=False)
-        for problem in report.info_problems[:5]:
-            console.print(f"[yellow]warning:[/] {escape(str(problem))}", highlight=False)
+        else:
+            _print_report(report)
+        if report.rejected_files:
+            raise typer.Exit(PARTIAL_EXIT)
 
     @app.command()
     def stats(

@@ -17,7 +17,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def generate(
         out: Path = typer.Argument(
-            ..., help="Folder to write: OUT/data/mpd.slice.*.json and OUT/truth/."
+            ...,
+            help="Folder to write: OUT/data/mpd.slice.*.json (or playlists-*.csv|parquet) "
+            "and OUT/truth/.",
         ),
         playlists: int = typer.Option(20_000, "--playlists", "-n", help="How many playlists."),
         seed: int = typer.Option(0, "--seed", "-s", help="Random seed (same seed, same bytes)."),
@@ -26,12 +28,25 @@ def register(app: typer.Typer) -> None:
         workers: int | None = typer.Option(
             None, "--workers", help="Worker processes (default: cores)."
         ),
+        fmt: str = typer.Option(
+            "mpd",
+            "--format",
+            help="mpd (JSON slices), or csv / parquet: the same playlists as long tables.",
+        ),
         json_out: bool = typer.Option(False, "--json", help="Print the run report as JSON."),
     ) -> None:
         """Write a realistic synthetic MPD (the default world is 20,000 playlists, seed 0)."""
         from spotifier.synth import generate as run
 
-        report = run(out, n_playlists=playlists, seed=seed, gzip=gzip, workers=workers, force=force)
+        report = run(
+            out,
+            n_playlists=playlists,
+            seed=seed,
+            gzip=gzip,
+            workers=workers,
+            force=force,
+            fmt=fmt,
+        )
         if json_out:
             print_json(report.as_dict())
             return

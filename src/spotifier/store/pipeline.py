@@ -61,6 +61,8 @@ class IngestReport:
     examples: list[str] = field(default_factory=list)
     info_problems: list[str] = field(default_factory=list)
     invalid_list: str | None = None
+    #: files skipped whole (unreadable, or changed since they were ingested), with the reason
+    rejected_files: list[str] = field(default_factory=list)
     megabytes: float = 0.0
     seconds: float = 0.0
     #: (file, md5, pids) of each slice this run committed: what strict mode undoes on failure
@@ -69,6 +71,18 @@ class IngestReport:
     @property
     def mb_per_s(self) -> float:
         return self.megabytes / self.seconds if self.seconds > 0 else 0.0
+
+    def merge(self, other: IngestReport) -> None:
+        """Add another run's counts (one `spotifier ingest` over several paths)."""
+        for name in ("slices_found", "slices_ingested", "slices_skipped", "playlists"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.entries += other.entries
+        self.invalid_playlists += other.invalid_playlists
+        self.examples = (self.examples + other.examples)[:EXAMPLES]
+        self.info_problems += other.info_problems
+        self.invalid_list = self.invalid_list or other.invalid_list
+        self.rejected_files += other.rejected_files
+        self.megabytes += other.megabytes
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in asdict(self).items() if k != "committed"}

@@ -48,6 +48,7 @@ from spotifier.progress import cpu_count, make_progress
 from spotifier.synth import names
 from spotifier.synth.catalog import build_catalog
 from spotifier.synth.sampler import SliceDraw, World, sample_slice, unique_per_row
+from spotifier.synth.tabular import TABULAR_FORMATS, PartWriter, slice_table
 from spotifier.synth.tastes import GENRE_NAMES, MOODS, TASTES
 
 SLICE_SIZE = 1000
@@ -155,18 +156,22 @@ def _generated_on(world: World) -> str:
     return f"2017-12-03 08:41:{world.seed % 60:02d}.057563"
 
 
-def _run_slice(task: tuple[int, int, int, str | None, bool]) -> dict[str, Any]:
-    index, first_pid, n, data_dir, gzip = task
+def _run_slice(task: tuple[int, int, int, str | None, bool, str]) -> dict[str, Any]:
+    index, first_pid, n, data_dir, gzip, fmt = task
     world = _WORLD
     assert world is not None
     d = sample_slice(world, first_pid, n, index)
     size = 0
-    if data_dir is not None:
+    table = None
+    if data_dir is not None and fmt != "mpd":
+        table = slice_table(world, d)  # written by the parent, in order, into parts
+    elif data_dir is not None:
         data = _encode_slice(world, d)
         size = len(data)
         write_bytes(Path(data_dir) / slice_name(first_pid, n), data, gzip=gzip)
     return {
         "draw": d,
+        "table": table,
         "bytes": size,
         "tracks": np.unique(d.entries),
         "titles": sorted({normalize_name(t) for t in d.names}),
@@ -174,10 +179,10 @@ def _run_slice(task: tuple[int, int, int, str | None, bool]) -> dict[str, Any]:
 
 
 def _tasks(
-    n_playlists: int, data_dir: str | None, gzip: bool
-) -> list[tuple[int, int, int, str | None, bool]]:
+    n_playlists: int, data_dir: str | None, gzip: bool, fmt: str
+) -> list[tuple[int, int, int, str | None, bool, str]]:
     return [
-        (i, first, min(SLICE_SIZE, n_playlists - first), data_dir, gzip)
+        (i, first, min(SLICE_SIZE, n_playlists - first), data_dir, gzip, fmt)
         for i, first in enumerate(range(0, n_playlists, SLICE_SIZE))
     ]
 
@@ -197,8 +202,12 @@ def generate(
     gzip: bool = False,
     workers: int | None = None,
     force: bool = False,
+    fmt: str = "mpd",
 ) -> GenerateReport:
     """Generate a world of `n_playlists` into `out_dir` (`data/` slices and `truth/`).
+
+    `fmt` "csv" or "parquet" writes the same playlists as long tables instead of slices
+    (`spotifier.synth.tabular`).
 
     Deterministic for (n_playlists, seed): the same bytes whatever `workers` is. The folder
     appears whole or not at all. A non-empty `out_dir` is refused unless `force`. With
@@ -210,6 +219,10 @@ def generate(
         raise InvalidInputError(f"--playlists must be at least 1, got {n_playlists}")
     if seed < 0:
         raise InvalidInputError(f"--seed must be non-negative, got {seed}")
+    if fmt not in ("mpd", *TABULAR_FORMATS):
+        raise InvalidInputError(f"--format {fmt!r}: choose from mpd, {', '.join(TABULAR_FORMATS)}")
+    if fmt != "mpd" and gzip:
+        raise InvalidInputError("--gzip applies to MPD slices only")
     out = Path(out_dir) if out_dir is not None else None
     if out is not None and out.exists():
         if not out.is_dir():
@@ -228,11 +241,11 @@ def generate(
     }
     try:
         if out is None:
-            _collect(_WORLD, report, None, gzip, workers)
+            _collect(_WORLD, report, None, gzip, workers, fmt)
         else:
             with atomic_dir(out) as tmp:
                 (tmp / "data").mkdir()
-                draws = _collect(_WORLD, report, tmp / "data", gzip, workers)
+                draws = _collect(_WORLD, report, tmp / "data", gzip, workers, fmt)
                 _write_truth(_WORLD, tmp / "truth", draws, n_playlists)
     finally:
         _WORLD = None
@@ -242,9 +255,15 @@ def generate(
 
 
 def _collect(
-    world: World, report: GenerateReport, data_dir: Path | None, gzip: bool, workers: int
+    world: World,
+    report: GenerateReport,
+    data_dir: Path | None,
+    gzip: bool,
+    workers: int,
+    fmt: str = "mpd",
 ) -> list[SliceDraw]:
-    tasks = _tasks(report.playlists, str(data_dir) if data_dir else None, gzip)
+    tasks = _tasks(report.playlists, str(data_dir) if data_dir else None, gzip, fmt)
+    parts = PartWriter(data_dir, fmt) if data_dir is not None and fmt != "mpd" else None
     c = world.catalog
     used = np.zeros(c.n_tracks, dtype=bool)
     playlists_with = np.zeros(c.n_tracks, dtype=np.int64)
@@ -254,6 +273,8 @@ def _collect(
         task = progress.add_task("generating", total=report.playlists, extra="")
         for result in _results(tasks, workers):
             d: SliceDraw = result["draw"]
+            if parts is not None:
+                parts.write(result["table"], len(d.pids))
             used[result["tracks"]] = True
             rows = np.repeat(np.arange(len(d.pids)), np.diff(d.offsets))
             pairs = np.unique(rows.astype(np.int64) * c.n_tracks + d.entries)
@@ -263,6 +284,9 @@ def _collect(
             report.bytes += result["bytes"]
             draws.append(_truth_only(d))
             progress.update(task, advance=len(d.pids), extra=f"{report.bytes / 1e6:,.0f} MB")
+    if parts is not None:
+        parts.close()
+        report.bytes = parts.bytes
     report.unique_tracks = int(used.sum())
     report.unique_albums = len(np.unique(c.track_album[used]))
     report.unique_artists = len(np.unique(c.track_artist[used]))
