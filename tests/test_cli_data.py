@@ -22,7 +22,7 @@ def test_ingest_then_stats_json(tmp_path: Path) -> None:
     home = str(tmp_path / "h")
     result = runner.invoke(app, ["--home", home, "ingest", str(tmp_path / "w"), "--workers", "1"])
     assert result.exit_code == 0, result.output
-    assert "ingested 2 slice(s) (8 playlists, 56 entries)" in result.output
+    assert "ingested 2 file(s) (8 playlists, 56 entries)" in result.output
     again = runner.invoke(app, ["--home", home, "ingest", str(tmp_path / "w"), "--json"])
     assert json.loads(again.stdout)["slices_skipped"] == 2
     stats = runner.invoke(app, ["--home", home, "stats", "--json"])
@@ -42,7 +42,7 @@ def test_ingest_reports_invalid_playlists(tmp_path: Path) -> None:
         app, ["--home", str(tmp_path / "h"), "ingest", str(tmp_path / "w"), "--workers", "1"]
     )
     assert result.exit_code == 0, result.output
-    assert "1 invalid playlist(s) skipped" in result.output
+    assert "1 invalid playlist(s) or row(s) skipped" in result.output
     assert "pid 1: tracks: 3 tracks, outside 5..250" in result.output
 
 
@@ -62,10 +62,17 @@ def test_errors_are_one_line_and_a_nonzero_exit(tmp_path: Path) -> None:
     done = _spotifier(
         "--home", str(tmp_path / "h"), "ingest", str(tmp_path / "w"), "--workers", "1"
     )
-    assert done.returncode == 2
+    # not strict: the broken file is named and skipped, the other loads, exit 5 says so
+    assert done.returncode == 5, done.stderr
     assert "Traceback" not in done.stderr
-    assert f"{corrupt}: not valid JSON" in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1
+    assert f"skipped: {corrupt}: not valid JSON" in done.stderr
+    assert "(4 playlists, 28 entries)" in done.stdout
+    strict_run = _spotifier(
+        "--home", str(tmp_path / "h3"), "ingest", str(tmp_path / "w"), "--workers", "1", "--strict"
+    )
+    assert strict_run.returncode == 2
+    assert f"{corrupt}: not valid JSON" in strict_run.stderr
+    assert len(strict_run.stderr.strip().splitlines()) == 1
     strict = _spotifier(
         "--home",
         str(tmp_path / "h2"),

@@ -203,21 +203,66 @@ def test_strict_failure_on_a_fresh_home_leaves_no_store(tmp_path: Path) -> None:
         assert con.execute("SELECT count(*) FROM playlists").fetchall()[0][0] > 0
 
 
-def test_pid_in_two_slices_is_an_error(tmp_path: Path) -> None:
+def test_pid_in_two_slices_is_an_invalid_playlist_and_the_rest_loads(tmp_path: Path) -> None:
     write_slice(tmp_path / "w", [playlist(7, [1, 2, 3, 4, 5])], first=0)
-    write_slice(tmp_path / "w", [playlist(7, [6, 7, 8, 9, 10])], first=1000)
-    with pytest.raises(InvalidInputError, match=r"mpd.slice.1000-1999.json: pid 7 is already"):
-        ingest(tmp_path / "h", tmp_path / "w", workers=1)
+    write_slice(
+        tmp_path / "w", [playlist(7, [6, 7, 8, 9, 10]), playlist(8, [6, 7, 8, 9, 10])], first=1000
+    )
+    report = ingest(tmp_path / "h", tmp_path / "w", workers=1)
+    assert (report.slices_ingested, report.playlists, report.invalid_playlists) == (2, 2, 1)
+    listed = [json.loads(line) for line in (tmp_path / "h" / INVALID_FILE).read_text().splitlines()]
+    assert [(x["file"], x["pid"], x["violations"][0]["field"]) for x in listed] == [
+        ("mpd.slice.1000-1999.json", 7, "pid")
+    ]
+    with pytest.raises(InvalidInputError, match=r"mpd.slice.1000-1999.json: pid 7: pid: already"):
+        ingest(tmp_path / "strict", tmp_path / "w", workers=1, strict=True)
+    assert not (tmp_path / "strict" / "store.duckdb").exists()
 
 
-def test_pid_stored_by_an_earlier_run_is_an_error_naming_the_smallest(tmp_path: Path) -> None:
+def test_pid_stored_by_an_earlier_run_is_listed_and_the_others_load(tmp_path: Path) -> None:
     write_slice(tmp_path / "a", [playlist(p, [p + 1, 2, 3, 4, 5]) for p in (3, 7, 9)], first=0)
     ingest(tmp_path / "h", tmp_path / "a", workers=1)
     write_slice(tmp_path / "b", [playlist(p, [6, 7, 8, 9, 10]) for p in (12, 9, 7, 20)], first=1000)
-    with pytest.raises(InvalidInputError, match=r"mpd.slice.1000-1999.json: pid 7 is already"):
-        ingest(tmp_path / "h", tmp_path / "b", workers=1)
+    report = ingest(tmp_path / "h", tmp_path / "b", workers=1)
+    assert (report.playlists, report.invalid_playlists) == (2, 2)
     with connect(tmp_path / "h") as con:
-        assert con.execute("SELECT count(*) FROM playlists").fetchall() == [(3,)]
+        pids = con.execute("SELECT pid FROM playlists ORDER BY pid").fetchall()
+    assert [p for (p,) in pids] == [3, 7, 9, 12, 20]
+    again = ingest(tmp_path / "h", tmp_path / "b", workers=1)  # a re-run: done, not failing
+    assert again.slices_skipped == 1 and not again.rejected_files
+
+
+def test_an_unreadable_slice_is_skipped_and_named_the_others_load(tmp_path: Path) -> None:
+    write_slice(tmp_path / "w", [playlist(0, [1, 2, 3, 4, 5])], first=0)
+    write_slice(tmp_path / "w", [playlist(1000, [1, 2, 3, 4, 5])], first=1000)
+    write_slice(tmp_path / "w", [playlist(2000, [1, 2, 3, 4, 5])], first=2000)
+    broken = tmp_path / "w" / "mpd.slice.1000-1999.json"
+    broken.write_bytes(broken.read_bytes()[:-50])
+    report = ingest(tmp_path / "h", tmp_path / "w", workers=2)
+    assert report.playlists == 2
+    assert (
+        len(report.rejected_files) == 1 and "mpd.slice.1000-1999.json" in report.rejected_files[0]
+    )
+    with pytest.raises(InvalidInputError, match="not valid JSON"):
+        ingest(tmp_path / "strict", tmp_path / "w", workers=1, strict=True)
+
+
+def test_a_deeply_nested_slice_is_one_clear_error(tmp_path: Path) -> None:
+    deep = tmp_path / "w" / "mpd.slice.0-999.json"
+    deep.parent.mkdir()
+    deep.write_bytes(b'{"playlists": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+    with pytest.raises(InvalidInputError, match="mpd.slice.0-999.json: not valid JSON"):
+        ingest(tmp_path / "h", tmp_path / "w", workers=1, strict=True)
+    report = ingest(tmp_path / "h2", tmp_path / "w", workers=1)
+    assert report.playlists == 0 and "not valid JSON" in report.rejected_files[0]
+
+
+def test_an_overlong_title_rejects_the_playlist(tmp_path: Path) -> None:
+    long_title = dict(playlist(1, [1, 2, 3, 4, 5]), name="x" * 5_000)
+    write_slice(tmp_path / "w", [playlist(0, [1, 2, 3, 4, 5]), long_title])
+    report = ingest(tmp_path / "h", tmp_path / "w", workers=1)
+    assert (report.playlists, report.invalid_playlists) == (1, 1)
+    assert "pid 1: name: 5,000 characters, over the limit of 1,000" in report.examples[0]
 
 
 def test_name_conflict_with_the_store_rejects_the_playlist(tmp_path: Path) -> None:
@@ -337,7 +382,9 @@ def test_a_changed_slice_is_refused_not_mixed_in(tmp_path: Path) -> None:
     before = dump(tmp_path / "h")
     write_slice(tmp_path / "w", [playlist(0, [1, 2, 3, 4, 6])])
     with pytest.raises(InvalidInputError, match=r"mpd.slice.0-999.json: changed since it was"):
-        ingest(tmp_path / "h", tmp_path / "w", workers=1)
+        ingest(tmp_path / "h", tmp_path / "w", workers=1, strict=True)
+    report = ingest(tmp_path / "h", tmp_path / "w", workers=1)
+    assert "changed since it was ingested" in report.rejected_files[0]
     assert dump(tmp_path / "h") == before
 
 

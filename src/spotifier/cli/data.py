@@ -117,7 +117,7 @@ def _print_report(report: IngestReport) -> None:
     for problem in report.info_problems[:5]:
         console.print(f"[yellow]warning:[/] {escape(str(problem))}", highlight=False)
     for problem in report.rejected_files:
-        stderr.print(f"skipped: {problem}", highlight=False, markup=False)
+        stderr.print(f"skipped: {problem}", highlight=False, markup=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -24,6 +24,9 @@ from spotifier.mpd.format import (
 )
 
 MAX_PID = 999_999
+#: a title longer than this is rejected (not truncated: a cut title is another title), so no
+#: model meets a 50 MB title; tabular ingest applies the same limit
+MAX_TITLE = 1_000
 INT64 = (-(2**63), 2**63 - 1)
 _ALLOWED = frozenset(PLAYLIST_FIELDS) | frozenset(OPTIONAL_PLAYLIST_FIELDS)
 _INT_FIELDS = (
@@ -140,6 +143,12 @@ def validate_playlist(playlist: object, file: str = "<slice>") -> list[Violation
     name = playlist.get("name")
     if "name" in playlist and not (isinstance(name, str) and name):
         out.append(Violation(file, pid, "name", "not a non-empty string"))
+    elif isinstance(name, str) and len(name) > MAX_TITLE:
+        out.append(
+            Violation(
+                file, pid, "name", f"{len(name):,} characters, over the limit of {MAX_TITLE:,}"
+            )
+        )
     if "description" in playlist and not isinstance(playlist["description"], str):
         out.append(Violation(file, pid, "description", "not a string"))
     if "collaborative" in playlist and playlist["collaborative"] not in ("true", "false"):

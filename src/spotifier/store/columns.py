@@ -25,6 +25,7 @@ from spotifier.mpd.reader import parse_slice, read_slice_file
 from spotifier.mpd.validate import (
     INT64,
     MAX_PID,
+    MAX_TITLE,
     ConsistencyChecker,
     Violation,
     validate_info,
@@ -219,6 +220,8 @@ def build_columns(
     name, collab, pid, modified, num_tracks, num_albums, num_followers = cols[:7]
     tracks, num_edits, duration, num_artists = cols[7:]
     names = _strings(name)
+    if len(names) and pc.max(pc.utf8_length(names)).as_py() > MAX_TITLE:
+        raise _NotClean
     if not all(name) or not set(collab) <= {"true", "false"} or not _types(tracks) <= {list}:
         raise _NotClean
     pids = _ints(pid, 0, MAX_PID)
@@ -364,8 +367,27 @@ def _typed_columns(text: bytes, file: str, md5: str) -> tuple[ParsedSlice, Any] 
     try:
         data = _TYPED_SLICE.decode(text)
         return build_columns(data.playlists, file, md5, len(text), typed=True), data.info
-    except (msgspec.DecodeError, *_FAST_FAILURES):  # (ValidationError is a DecodeError)
+    except (msgspec.DecodeError, RecursionError, *_FAST_FAILURES):
+        # (ValidationError is a DecodeError; RecursionError: absurdly deep nesting, which the
+        # general path's parser refuses with a clear message)
         return None
+
+
+@dataclass
+class Unreadable:
+    """A slice file that cannot be read or parsed at all, and why (a non-strict ingest skips
+    it and says so)."""
+
+    message: str
+
+
+def parse_or_report(path: str, known_md5: str | None = None) -> ParsedSlice | str | Unreadable:
+    """`parse_slice_file`, with a file that cannot be read returned as `Unreadable` instead of
+    raised (runs in a worker process)."""
+    try:
+        return parse_slice_file(path, known_md5)
+    except InvalidInputError as exc:
+        return Unreadable(str(exc))
 
 
 def parse_slice_file(path: str, known_md5: str | None = None) -> ParsedSlice | str:

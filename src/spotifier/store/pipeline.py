@@ -11,8 +11,12 @@ A pid already in the store is an error, not a skipped playlist: two slices claim
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import multiprocessing
+import os
+import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -33,10 +37,11 @@ from spotifier.mpd.reader import iter_slice_files
 from spotifier.mpd.validate import Violation
 from spotifier.progress import cpu_count, make_progress
 from spotifier.store import columns
-from spotifier.store.columns import ParsedSlice, parse_slice_file
+from spotifier.store.columns import ParsedSlice, Unreadable, parse_or_report
 from spotifier.store.schema import connect, record_source_kind, record_source_root
 
 INVALID_FILE = "invalid_playlists.jsonl"
+_PR_SET_PDEATHSIG = 1
 CHECKPOINT_EVERY = "4GB"
 EXAMPLES = 5
 
@@ -108,6 +113,26 @@ def _ready() -> None:
     """A no-op: running it makes the pool start its processes."""
 
 
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def die_with_parent(parent: int) -> None:
+    """Make this worker process end when its parent does, however the parent ends (`kill -9`
+    and SIGTERM included): Linux's parent-death signal, and a watcher thread where that is
+    missing. Without it, killed ingests left their parsers running, reparented to init."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
 def _start_parsers(workers: int) -> ProcessPoolExecutor | None:
     """Parser processes, started now: before DuckDB starts threads in this process (fork is
     then safe, and unlike spawn it needs no `if __name__ == "__main__"` guard in scripts)."""
@@ -115,26 +140,34 @@ def _start_parsers(workers: int) -> ProcessPoolExecutor | None:
         return None
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=ctx,
+        initializer=die_with_parent,
+        initargs=(os.getpid(),),
+    )
     for future in [pool.submit(_ready) for _ in range(workers)]:
         future.result()
     return pool
 
 
+Parsed = ParsedSlice | str | Unreadable
+
+
 def _parsed_in_order(
     files: list[Path], known: dict[str, str], pool: ProcessPoolExecutor | None, ahead: int
-) -> Iterator[tuple[Path, ParsedSlice | str]]:
+) -> Iterator[tuple[Path, Parsed]]:
     """Each file's parse result in file order, parsing up to `ahead` files ahead in `pool`."""
     if pool is None:
         for path in files:
-            yield path, parse_slice_file(str(path), known.get(path.name))
+            yield path, parse_or_report(str(path), known.get(path.name))
         return
-    pending: deque[tuple[Path, Future[ParsedSlice | str]]] = deque()
+    pending: deque[tuple[Path, Future[Parsed]]] = deque()
     for path in files:
         if len(pending) > ahead:
             done_path, future = pending.popleft()
             yield done_path, future.result()
-        pending.append((path, pool.submit(parse_slice_file, str(path), known.get(path.name))))
+        pending.append((path, pool.submit(parse_or_report, str(path), known.get(path.name))))
     while pending:
         done_path, future = pending.popleft()
         yield done_path, future.result()
@@ -198,11 +231,10 @@ class _Vocabulary:
             self.sorted[attr] = (stored["a"][by_hash], by_hash.astype(np.int64))
         self.pids = np.sort(con.sql("SELECT pid FROM playlists").fetchnumpy()["pid"])
 
-    def stored_pid(self, pids: np.ndarray) -> int | None:
-        """The smallest of `pids` already in the store, if any (a join against the growing
-        playlists table cost 10-30 ms per slice at 1M)."""
-        _, hit = _find(self.pids, pids)
-        return int(pids[hit].min()) if hit.any() else None
+    def stored_pids(self, pids: np.ndarray) -> np.ndarray:
+        """Which of `pids` are already in the store (a join against the growing playlists
+        table cost 10-30 ms per slice at 1M)."""
+        return _find(self.pids, pids)[1]
 
     def lookup(
         self, parsed: ParsedSlice, table: str, idx: str, uri: str, name: str, attr: str
@@ -396,25 +428,19 @@ def _write_slice(
     record_source_kind(con, "mpd")
 
 
-def _check_pids(vocabulary: _Vocabulary, parsed: ParsedSlice) -> None:
-    clash = vocabulary.stored_pid(parsed.playlists["pid"].to_numpy())
-    if clash is not None:
-        raise InvalidInputError(
-            f"{parsed.file}: pid {clash} is already in the store from another slice "
-            "(a pid may appear in one slice only)"
-        )
-
-
 def _prepare(
     con: duckdb.DuckDBPyConnection, vocabulary: _Vocabulary, parsed: ParsedSlice
 ) -> tuple[ParsedSlice, dict[str, np.ndarray]]:
-    """Cross-slice checks against the store: pids (an error) and URI names (rejects playlists)."""
-    _check_pids(vocabulary, parsed)
+    """Cross-slice checks against the store: a pid already stored, or a URI named differently,
+    rejects the playlist."""
     stored, rejected = _store_conflicts(vocabulary, parsed)
+    pids = parsed.playlists["pid"].to_numpy()
+    for pid in pids[vocabulary.stored_pids(pids)].tolist():
+        problem = Violation(parsed.file, int(pid), "pid", "already in the store (another slice)")
+        rejected.append((None, [problem]))
     if not rejected:
         return parsed, stored
     bad_pids = {v[0].pid for _, v in rejected}
-    pids = parsed.playlists["pid"].to_numpy()
     keep = np.flatnonzero([int(p) not in bad_pids for p in pids])
     smaller, old_codes = compact(parsed, keep)
     smaller.rejected = parsed.rejected + rejected
@@ -492,11 +518,20 @@ def _load(
             if isinstance(result, str):
                 report.slices_skipped += 1
                 continue
-            if result.file in known:
-                raise InvalidInputError(
-                    f"{result.file}: changed since it was ingested (md5 {result.md5}, the store "
-                    f"has {known[result.file]}); ingest the new version into a fresh home"
-                )
+            problem = (
+                result.message
+                if isinstance(result, Unreadable)
+                else f"{result.file}: changed since it was ingested (md5 {result.md5}, the "
+                f"store has {known[result.file]}); ingest the new version into a fresh home"
+                if result.file in known
+                else None
+            )
+            if problem is not None:
+                if strict:
+                    raise InvalidInputError(f"{problem} (--strict: nothing was ingested)")
+                report.rejected_files.append(problem)  # skipped whole; the others load
+                continue
+            assert not isinstance(result, Unreadable)
             parsed, stored = _prepare(con, vocabulary, result)
             first = _first_problem(parsed)
             if strict and first is not None:
