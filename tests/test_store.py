@@ -251,7 +251,7 @@ def test_a_deeply_nested_slice_is_one_clear_error(tmp_path: Path) -> None:
     deep = tmp_path / "w" / "mpd.slice.0-999.json"
     deep.parent.mkdir()
     deep.write_bytes(b'{"playlists": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
-    with pytest.raises(InvalidInputError, match="mpd.slice.0-999.json: not valid JSON"):
+    with pytest.raises(InvalidInputError, match=r"mpd\.slice\.0-999\.json: not valid JSON"):
         ingest(tmp_path / "h", tmp_path / "w", workers=1, strict=True)
     report = ingest(tmp_path / "h2", tmp_path / "w", workers=1)
     assert report.playlists == 0 and "not valid JSON" in report.rejected_files[0]

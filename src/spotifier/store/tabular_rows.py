@@ -93,7 +93,15 @@ def _text(column: str, kind: str) -> str:
 
 
 def _id(column: str, kind: str) -> str:
+    """An id or name as text, '' as missing; text read from CSV/TSV/JSON is trimmed, a
+    Parquet string is taken as written (trimming every id costs as much as grouping by it)."""
+    if kind == "VARCHAR" and _TYPED_SOURCE[0]:
+        return f"nullif({ident(column)}, '')"
     return f"nullif(trim({_text(column, kind)}), '')"
+
+
+# whether the file being read is Parquet (set by `read_rows` around `canonical_select`)
+_TYPED_SOURCE = [False]
 
 
 def _text_list(column: str, kind: str) -> str:
@@ -111,6 +119,20 @@ def _text_list(column: str, kind: str) -> str:
     return (
         f"list_filter(list_transform({items}, lambda x: trim(x)), "
         "lambda x: x IS NOT NULL AND x <> '')"
+    )
+
+
+_INTEGERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER")
+
+
+def _whole_typed(column: str, kind: str, field: str) -> tuple[str, str] | None:
+    """`_whole` for an integer column (Parquet, JSON): no text round trip."""
+    if kind not in _INTEGERS:
+        return None
+    col = ident(column)
+    return (
+        f"CAST({col} AS BIGINT)",
+        f"CASE WHEN {col} < 0 THEN '{field}: ' || {col} || ' is not a whole number >= 0' END",
     )
 
 
@@ -209,13 +231,14 @@ def canonical_select(
     out["tags"] = _text_list(one["tags"], types[one["tags"]]) if "tags" in one else "NULL"
     for key in ("position", "duration_ms", "num_followers", "num_edits"):
         if key in one:
-            value, problem = _whole(text_of(key) or "NULL", key)
+            typed = _whole_typed(one[key], types[one[key]], key)
+            value, problem = typed or _whole(text_of(key) or "NULL", key)
             out[key] = value
             problems.append(problem)
         else:
             out[key] = "CAST(NULL AS BIGINT)"
     if "position" in one:
-        problems.insert(0, f"CASE WHEN ({text_of('position')}) IS NULL THEN 'position: empty' END")
+        problems.insert(0, f"CASE WHEN {ident(one['position'])} IS NULL THEN 'position: empty' END")
     for key, parse in (("modified_at", _epoch), ("collaborative", _bool)):
         if key in one:
             out[key], problem = parse(one[key], types[one[key]])
@@ -240,63 +263,71 @@ def read_rows(
     cols: dict[str, tuple[str, ...]],
     types: dict[str, str],
 ) -> int:
-    """Fill `_checked` from `source` (see the module docstring); returns its row count."""
-    select, problem, outer = canonical_select(cols, types)
-    clear_rejects(con)
-    for table in ("_src", "_checked"):
-        con.execute(f"DROP TABLE IF EXISTS {table}").fetchall()
-    # `_row` must be the row's place in the file. Parquet says it (`file_row_number`); for the
-    # text formats the rows are read on one thread, where the insertion order (`rowid`) is the
-    # file's: with several threads this DuckDB may reorder a projection's rows.
-    if source.format == "parquet":
-        number = "file_row_number + 1"
-        reader = reader_sql(source).removesuffix(")") + ", file_row_number = true)"
-    else:
-        number = "CAST(NULL AS BIGINT)"
-        reader = reader_sql(source)
-    threads = con.execute("SELECT current_setting('threads')").fetchone()
-    if source.format != "parquet":
-        con.execute("SET threads = 1").fetchall()
+    """Set up the file's rows and list the invalid ones; returns how many are invalid.
+
+    Leaves two views and a table: `_can`, one row per file row in the canonical columns with
+    `_row` (the row's place in the file) and `_p` (the first problem of the row's own values);
+    `_ent`, one row per playlist entry (`_row`, `_ord`: the order of appearance, `key`, `track`,
+    `position` and the track's attributes; a wide row's list unnested); `_bad` (`_row`, `key`,
+    `why`): the invalid rows. Only `_bad` is materialized: the checks that need the whole file
+    (a position repeated, a playlist already stored) run later, on integer ids.
+    """
+    _TYPED_SOURCE[0] = source.format == "parquet"
     try:
-        con.execute(
-            f"CREATE TEMP TABLE _src AS SELECT * EXCLUDE (_p), coalesce({outer}, _p) AS problem "
-            f"FROM (SELECT {select}, {problem} AS _p, {number} AS _row FROM {reader})"
-        ).fetchall()
+        select, problem, outer = canonical_select(cols, types)
     finally:
-        if threads is not None and source.format != "parquet":
-            con.execute(f"SET threads = {int(threads[0])}").fetchall()
-    if source.format != "parquet":
-        # rows written inside a transaction are numbered from a large offset: count from the
-        # first
-        con.execute("UPDATE _src SET _row = rowid - (SELECT min(rowid) FROM _src) + 1").fetchall()
-    if "tracks" in cols:
-        rows = (
-            "SELECT s._row, s.* EXCLUDE (_row, tracks, position), "
-            "unnest(s.tracks) AS track, generate_subscripts(s.tracks, 1) - 1 AS position "
-            "FROM _src s"
-        )
+        _TYPED_SOURCE[0] = False
+    clear_rejects(con)
+    for name in ("_ent", "_can"):
+        con.execute(f"DROP VIEW IF EXISTS {name}").fetchall()
+    for name in ("_bad", "_raw"):
+        con.execute(f"DROP TABLE IF EXISTS {name}").fetchall()
+    # `_row` must be the row's place in the file. Parquet says it (`file_row_number`); a text
+    # file is read once, on one thread, where the insertion order (`rowid`) is the file's: with
+    # several threads this DuckDB may reorder a projection's rows.
+    if source.format == "parquet":
+        reader = reader_sql(source).removesuffix(")") + ", file_row_number = true)"
+        rows = f"(SELECT file_row_number + 1 AS _row, * FROM {reader})"
     else:
-        rows = "SELECT * FROM _src"
+        threads = con.execute("SELECT current_setting('threads')").fetchone()
+        con.execute("SET threads = 1").fetchall()
+        try:
+            con.execute(f"CREATE TEMP TABLE _raw AS SELECT * FROM {reader_sql(source)}").fetchall()
+        finally:
+            con.execute(f"SET threads = {int(threads[0]) if threads else 1}").fetchall()
+        first = con.execute("SELECT coalesce(min(rowid), 0) FROM _raw").fetchone()
+        rows = f"(SELECT rowid - {first[0] if first else 0} + 1 AS _row, * FROM _raw)"
     con.execute(
-        f"""CREATE TEMP TABLE _checked AS
-        WITH r AS ({rows}),
-        stored AS (
-            SELECT playlist_id FROM playlists
-            WHERE playlist_id IN (SELECT DISTINCT key FROM r WHERE key IS NOT NULL)
-        )
-        SELECT r.* EXCLUDE (problem), CASE
-            WHEN problem IS NOT NULL THEN problem
-            WHEN key IN (SELECT playlist_id FROM stored)
-                THEN 'playlist: ' || key || ' is already in the store'
-            WHEN position IS NOT NULL AND row_number() OVER (
-                PARTITION BY key, position, problem IS NULL ORDER BY _row) > 1
-                THEN 'position: ' || position || ' repeated in playlist ' || key
-        END AS why
-        FROM r"""
+        f"CREATE TEMP VIEW _can AS SELECT * EXCLUDE (_p), coalesce({outer}, _p) AS _p "
+        f"FROM (SELECT _row, {select}, {problem} AS _p FROM {rows})"
     ).fetchall()
-    con.execute("DROP TABLE _src").fetchall()
-    row = con.execute("SELECT count(*) FROM _checked").fetchone()
+    attrs = "artist, artist_name, album, album_name, track_name, duration_ms"
+    if "tracks" in cols:
+        con.execute(
+            f"""CREATE TEMP VIEW _ent AS
+            SELECT _row, _row * {1 << 20} + position AS _ord, key, track, position, {attrs}
+            FROM (SELECT _row, key, unnest(tracks) AS track,
+                         generate_subscripts(tracks, 1) - 1 AS position, {attrs}
+                  FROM _can)"""
+        ).fetchall()
+    else:
+        con.execute(
+            f"CREATE TEMP VIEW _ent AS SELECT _row, _row AS _ord, key, track, position, {attrs} "
+            "FROM _can"  # (not `WHERE _p IS NULL`: the checks would run again; see `_bad`)
+        ).fetchall()
+    con.execute(
+        "CREATE TEMP TABLE _bad AS SELECT _row, key, _p AS why FROM _can WHERE _p IS NOT NULL"
+    ).fetchall()
+    row = con.execute("SELECT count(*) FROM _bad").fetchone()
     return int(row[0]) if row else 0
+
+
+def drop_rows(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop what `read_rows` made."""
+    for name in ("_ent", "_can"):
+        con.execute(f"DROP VIEW IF EXISTS {name}").fetchall()
+    for name in ("_bad", "_raw"):
+        con.execute(f"DROP TABLE IF EXISTS {name}").fetchall()
 
 
 def column_types(con: duckdb.DuckDBPyConnection, source: Source) -> dict[str, str]:
