@@ -249,12 +249,10 @@ def list_invalid(
 ) -> int:
     """Append the file's invalid rows to `out` (one JSON object per row: file, row, playlist,
     field, message); returns how many."""
-    got = con.execute("SELECT _row, key, why FROM _bad ORDER BY _row").fetchnumpy()
-    rows = np.asarray(got["_row"], dtype=np.int64)
-    labels = _row_labels(rows, source, rejected)
+    got = con.execute("SELECT _row, key, why FROM _bad ORDER BY _row").fetchall()
+    labels = _row_labels(np.array([r[0] for r in got], dtype=np.int64), source, rejected)
     problems: list[tuple[int, str | None, str]] = [
-        (int(label), key, why)
-        for label, key, why in zip(labels.tolist(), list(got["key"]), list(got["why"]), strict=True)
+        (int(label), key, why) for label, (_, key, why) in zip(labels.tolist(), got, strict=True)
     ]
     problems += [(line, None, f"row: {message}") for line, message in rejected]
     problems.sort(key=lambda p: p[0])
@@ -298,10 +296,9 @@ def ingest_file(
         if strict:
             _strict_check(con, source, rejected)
         invalid = list_invalid(con, source, rejected, invalid_path, report)
+        drop_rows(con)  # (after a failure, the caller's rollback drops them)
     except duckdb.Error as exc:
         raise InvalidInputError(f"{source.path}: cannot read as {source.format} ({exc})") from exc
-    finally:
-        drop_rows(con)
     if invalid:
         report.invalid_list = str(invalid_path)
     report.invalid_playlists += invalid
