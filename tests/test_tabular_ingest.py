@@ -288,7 +288,7 @@ _cell = st.one_of(
 )
 
 
-def _whole(text: str | None) -> int | None | str:
+def _whole(text: str | None) -> int | str | None:
     """The rules for a whole-number cell: None = absent, int = fine, "bad" = invalid."""
     if text is None or not text.strip():
         return None
