@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from spotifier.cli.common import console, home_of, print_json
-from spotifier.errors import InvalidInputError
+from spotifier.errors import ExitCode, InvalidInputError
 from spotifier.progress import stderr
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 ENGINES = ("duckdb", "spark")
 #: `ingest`'s exit code when some file could not be read and was skipped (the rest loaded)
-PARTIAL_EXIT = 5
+PARTIAL_EXIT = int(ExitCode.PARTIAL)
 _BARS = " ▁▂▃▄▅▆▇█"
 
 

@@ -232,13 +232,20 @@ def canonical_select(
     for key in ("position", "duration_ms", "num_followers", "num_edits"):
         if key in one:
             typed = _whole_typed(one[key], types[one[key]], key)
-            value, problem = typed or _whole(text_of(key) or "NULL", key)
+            trimmed = f"nullif(trim({_text(one[key], types[one[key]])}), '')"
+            value, problem = typed or _whole(trimmed, key)
             out[key] = value
             problems.append(problem)
         else:
             out[key] = "CAST(NULL AS BIGINT)"
     if "position" in one:
-        problems.insert(0, f"CASE WHEN {ident(one['position'])} IS NULL THEN 'position: empty' END")
+        column = one["position"]
+        empty = (
+            ident(column)
+            if types[column] in _INTEGERS
+            else f"nullif(trim({_text(column, types[column])}), '')"
+        )
+        problems.insert(0, f"CASE WHEN {empty} IS NULL THEN 'position: empty' END")
     for key, parse in (("modified_at", _epoch), ("collaborative", _bool)):
         if key in one:
             out[key], problem = parse(one[key], types[one[key]])
