@@ -187,7 +187,11 @@ def test_verify_reports_one_line_per_problem(tmp_path, challenge_file, submissio
         ),
         (lambda d: d["playlists"][1].update(num_samples=2), "num_samples seeds"),
         (lambda d: d["playlists"][2].update(num_tracks=99), "num_samples + num_holdouts"),
-        (lambda d: d["playlists"][1]["tracks"][0].update(track_uri="x"), "valid 'track_uri'"),
+        (
+            lambda d: d["playlists"][1]["tracks"][0].update(track_uri="x"),
+            "'x' is not a Spotify URI",
+        ),
+        (lambda d: d["playlists"][1]["tracks"][0].update(track_uri=7), "valid 'track_uri'"),
         (lambda d: d["playlists"][4].update(pid=5_000_001), "pid 5000001 appears twice"),
         (lambda d: d.pop("playlists"), "not a challenge set"),
     ],

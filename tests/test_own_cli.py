@@ -204,3 +204,26 @@ def test_recommend_on_a_bare_store_takes_ids_and_shows_them(homes, spotifier) ->
     assert "wh-" in out and "artist" not in out  # no names in this data: ids only
     code, out, err = spotifier(home, "recommend", "-m", "item-knn", "--track", "Abba — Waterloo")
     assert code != 0 and "no track and artist names" in err
+
+
+# --------------------------------------------------------------------------- challenge, verify
+def test_challenge_verify_and_score_are_mpd_only(homes, spotifier, tmp_path) -> None:
+    home = homes["bare"]
+    assert spotifier(home, "split", "--playlists", "40", "--name", "ch")[0] == 0
+    challenge = home / "splits" / "ch" / "challenge_set.json"
+    (tmp_path / "sub.csv").write_text("team_info,main,t,e@x.org\n")
+    for args in (
+        ("challenge", str(challenge), "--model", "popularity", "--out", str(tmp_path / "o.csv")),
+        ("verify", str(challenge), str(tmp_path / "sub.csv")),
+        ("score", str(tmp_path / "sub.csv"), "--split", "ch"),
+    ):
+        code, _, err = spotifier(home, *args)
+        lines = err.strip().splitlines()
+        assert code != 0 and len(lines) == 1, (args, err)
+        assert "not Spotify URIs" in lines[0] and "spotifier evaluate" in lines[0]
+    assert not (tmp_path / "o.csv").exists()
+    # Without a store, the split's own challenge set says why it cannot be verified.
+    code, _, err = spotifier(
+        tmp_path / "no-home", "verify", str(challenge), str(tmp_path / "sub.csv")
+    )
+    assert code != 0 and "is not a Spotify URI" in err and "MPD-specific" in err

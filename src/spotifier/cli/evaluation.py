@@ -115,15 +115,16 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Recommend 500 tracks for each challenge playlist and write a valid submission."""
         from spotifier import store
-        from spotifier.evaluation import load_fresh_chain, recommend_challenge
+        from spotifier.evaluation import load_fresh_chain, recommend_challenge, require_spotify_uris
         from spotifier.models import persist
         from spotifier.mpd.challenge import read_challenge_set, write_submission
         from spotifier.split import load_split
 
         home = home_of(ctx)
         output_file(out, "--out")  # before any recommendation is computed
-        challenge_set = read_challenge_set(challenge_json)
         catalog = store.load_catalog(home)
+        require_spotify_uris(catalog, "challenge")
+        challenge_set = read_challenge_set(challenge_json)
         if on_split is None:
             chain = persist.load_chain(home, model, None)
         else:
@@ -140,12 +141,14 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def verify(
+        ctx: typer.Context,
         challenge_json: Path = typer.Argument(..., help="The challenge_set.json answered."),
         submission: Path = typer.Argument(..., help="Submission CSV (or .csv.gz)."),
     ) -> None:
         """Check a submission as the official verifier does (plus duplicate pid lines)."""
         from spotifier.mpd.challenge import read_challenge_set, verify_submission
 
+        _spotify_store_only(ctx, "verify")
         problems = verify_submission(read_challenge_set(challenge_json), submission)
         if problems:
             for problem in problems:
@@ -193,6 +196,7 @@ def _score(
     from spotifier.mpd.challenge import read_challenge_set
 
     home = home_of(ctx)
+    _spotify_store_only(ctx, "score")
     if split_name is not None and (challenge_json or truth_path):
         raise InvalidInputError("give either --split or --challenge with --truth, not both")
     categories = None
@@ -217,6 +221,16 @@ def _score(
     )
     result["submission"] = str(submission)
     return result
+
+
+def _spotify_store_only(ctx: typer.Context, command: str) -> None:
+    """`verify` and `score` need no store, but on a store of own playlists they cannot apply."""
+    home = home_of(ctx)
+    if home.store_path.exists():
+        from spotifier import store
+        from spotifier.evaluation import require_spotify_uris
+
+        require_spotify_uris(store.load_catalog(home), command)
 
 
 def _artist_map(home: Any) -> dict[str, int] | None:

@@ -21,6 +21,7 @@ from spotifier.evaluation.submission import (
     challenge_queries,
     read_truth,
     recommend_challenge,
+    require_spotify_uris,
     score_submission,
 )
 
@@ -37,6 +38,7 @@ __all__ = [
     "read_truth",
     "recommend_cases",
     "recommend_challenge",
+    "require_spotify_uris",
     "resolve_split",
     "result_path",
     "sample_cases",

@@ -24,6 +24,17 @@ from spotifier.split import category_of
 _BATCH = 256
 
 
+def require_spotify_uris(catalog: Catalog, command: str) -> None:
+    """Refuse, in one line, an MPD-only command on a store whose track ids are not Spotify URIs:
+    a challenge set, a submission and the official verifier speak Spotify URIs only."""
+    if "spotify_uris" not in catalog.fields:
+        raise InvalidInputError(
+            f"spotifier {command} works on Million Playlist Dataset stores only, and this "
+            "store's track ids are not Spotify URIs (own playlists); score models on a split "
+            "with: spotifier evaluate MODEL"
+        )
+
+
 def challenge_queries(challenge: ChallengeSet, catalog: Catalog) -> tuple[list[Query], list[str]]:
     """One query per challenge playlist (seeds folded in by URI); and the unknown seed URIs."""
     queries, unknown = [], []

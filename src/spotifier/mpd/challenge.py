@@ -106,6 +106,11 @@ def _parse_entry(entry: Any, where: str) -> ChallengePlaylist:
     uris, positions = [], []
     for j, track in enumerate(tracks):
         uri = track.get("track_uri") if isinstance(track, dict) else None
+        if isinstance(uri, str) and uri and not uri.startswith("spotify:"):
+            raise InvalidInputError(
+                f"{where}: seed #{j}'s track_uri '{uri[:80]}' is not a Spotify URI; challenge "
+                "sets are MPD-specific (a split of own playlists is scored by spotifier evaluate)"
+            )
         if not isinstance(uri, str) or not URI_RE["track"].match(uri):
             raise InvalidInputError(f"{where}: seed #{j} has no valid 'track_uri'")
         pos = track.get("pos", j)
