@@ -227,3 +227,33 @@ def test_challenge_verify_and_score_are_mpd_only(homes, spotifier, tmp_path) -> 
         tmp_path / "no-home", "verify", str(challenge), str(tmp_path / "sub.csv")
     )
     assert code != 0 and "is not a Spotify URI" in err and "MPD-specific" in err
+
+
+# --------------------------------------------------------------------------- report
+def test_report_says_what_the_data_lacks(homes, spotifier, tmp_path) -> None:
+    import html as html_lib
+
+    home = homes["bare"]
+    assert spotifier(home, "split", "--playlists", "40", "--name", "rep")[0] == 0
+    assert spotifier(home, "evaluate", "popularity", "--split", "rep", "--no-oracle")[0] == 0
+    code, _, err = spotifier(home, "report", "--out", str(tmp_path / "page"))
+    assert code == 0, err
+    page = html_lib.unescape((tmp_path / "page" / "index.html").read_text())
+    for missing in (
+        "unique titles</td><td>—  (no titles in this data)",
+        "Collaborative playlists: no collaborative flags in this data",
+        "followers: no follower counts in this data",
+        "edits: no edit counts in this data",
+        "playlist minutes: no durations in this data",
+        "modified: no modification dates in this data",
+        "top titles: no titles in this data",
+        "top artists: no artists in this data",
+        "Artists: no artists in this data: tracks only",
+        "No followers study: no follower counts in this data",
+    ):
+        assert missing in page, missing
+    images = {p.stem for p in (tmp_path / "page" / "img").glob("*.png")}
+    assert {"length", "long_tail", "top_tracks"} <= images
+    assert not {"followers", "edits", "modified", "top_titles"} & images
+    assert "(no title)" in page and "user " in page  # examples: the playlist's own id
+    assert "wh-" in page  # tracks without names: their ids

@@ -19,40 +19,47 @@ EXAMPLE_K = 10
 
 
 def eda_columns(home: Home) -> dict[str, Any]:
-    """Per-playlist columns and per-track/artist counts for the distribution plots."""
+    """Per-playlist columns and per-track/artist counts for the distribution plots.
+
+    A column the data lacks (own playlists without followers, edits, durations, modification
+    dates or artists) is None, so the page says it is missing instead of plotting zeros.
+    """
     from spotifier import store
 
     con = store.connect(home, read_only=True)
+
+    def values(sql: str) -> np.ndarray | None:
+        found = np.asarray(con.execute(sql).fetchnumpy()["v"], dtype=np.float64)
+        return found if len(found) else None
+
+    def per_playlist(expression: str, column: str) -> np.ndarray | None:
+        return values(f"SELECT {expression} AS v FROM playlists WHERE {column} IS NOT NULL")
+
     try:
-        cols = con.execute(
-            """SELECT num_tracks, num_followers, num_edits, duration_ms / 60000.0 AS minutes,
-                   strftime(to_timestamp(modified_at), '%Y-%m') AS month
-               FROM playlists"""
-        ).fetchnumpy()
-        track_seconds = con.execute(
-            "SELECT duration_ms / 1000.0 AS s FROM tracks WHERE duration_ms > 0"
-        ).fetchnumpy()["s"]
-        track_counts = con.execute(
-            "SELECT count(*) AS n FROM entries GROUP BY track_idx"
-        ).fetchnumpy()["n"]
-        artist_counts = con.execute(
-            """SELECT count(*) AS n FROM entries JOIN tracks USING (track_idx)
-               GROUP BY tracks.artist_idx"""
-        ).fetchnumpy()["n"]
+        months = con.execute(
+            """SELECT strftime(to_timestamp(modified_at), '%Y-%m') AS month FROM playlists
+               WHERE modified_at IS NOT NULL"""
+        ).fetchnumpy()["month"]
+        out = {
+            "num_tracks": per_playlist("num_tracks", "num_tracks"),
+            "num_followers": per_playlist("num_followers", "num_followers"),
+            "num_edits": per_playlist("num_edits", "num_edits"),
+            "minutes": per_playlist("duration_ms / 60000.0", "duration_ms"),
+            "track_seconds": values(
+                "SELECT duration_ms / 1000.0 AS v FROM tracks WHERE duration_ms > 0"
+            ),
+            "track_counts": values("SELECT count(*) AS v FROM entries GROUP BY track_idx"),
+            "artist_counts": values(
+                """SELECT count(*) AS v FROM entries JOIN tracks USING (track_idx)
+                   WHERE tracks.artist_idx IS NOT NULL GROUP BY tracks.artist_idx"""
+            ),
+        }
     finally:
         con.close()
-    months, month_counts = np.unique(np.asarray(cols["month"], dtype=str), return_counts=True)
-    return {
-        "num_tracks": np.asarray(cols["num_tracks"], dtype=np.float64),
-        "num_followers": np.asarray(cols["num_followers"], dtype=np.float64),
-        "num_edits": np.asarray(cols["num_edits"], dtype=np.float64),
-        "minutes": np.asarray(cols["minutes"], dtype=np.float64),
-        "months": months.tolist(),
-        "month_counts": month_counts.tolist(),
-        "track_seconds": np.asarray(track_seconds, dtype=np.float64),
-        "track_counts": np.asarray(track_counts, dtype=np.float64),
-        "artist_counts": np.asarray(artist_counts, dtype=np.float64),
-    }
+    labels, counts = np.unique(np.asarray(months, dtype=str), return_counts=True)
+    out["months"] = labels.tolist() if len(labels) else None
+    out["month_counts"] = counts.tolist()
+    return out
 
 
 def evaluation_results(home: Home) -> dict[str, dict[str, dict[str, Any]]]:
@@ -103,12 +110,15 @@ PREFERRED_CATEGORIES = ("3", "7", "9", "5", "2", "8", "10", "hide-first")
 
 
 def pick_cases(cases: list[Any], n: int = EXAMPLES) -> list[Any]:
-    """Up to `n` titled cases with seeds, from different categories (preferred ones first)."""
+    """Up to `n` titled cases with seeds, from different categories (preferred ones first);
+    cases without a title when none has one (data without titles)."""
+    titled = any(case.query.name for case in cases)
     first: dict[str, Any] = {}
     for case in cases:
-        if len(case.query.seeds) > 0 and case.query.name and case.category not in first:
+        named = bool(case.query.name) or not titled
+        if len(case.query.seeds) > 0 and named and case.category not in first:
             first[case.category] = case
-    order = [c for c in PREFERRED_CATEGORIES if c in first]
+    order = [c for c in (*PREFERRED_CATEGORIES, "6", "4") if c in first]
     order += [c for c in first if c not in order]
     return [first[c] for c in order[:n]]
 
@@ -150,19 +160,19 @@ def examples(home: Home, split: str, models: list[str]) -> tuple[list[dict[str, 
             recs = chain.recommend([case.query], k=EXAMPLE_K)
             items, _ = recs.row(0)
             rows[name] = [
-                {**track, "hit": idx in truth}
-                for track, idx in zip(catalog.describe(items.tolist()), items.tolist(), strict=True)
+                {"label": catalog.label(idx), "hit": idx in truth} for idx in items.tolist()
             ]
         out.append(
             {
                 "title": case.query.name,
-                "seeds": catalog.describe(case.query.seeds[:5].tolist()),
+                "playlist_id": loaded.playlist_id(case.pid),
+                "seeds": [{"label": catalog.label(t)} for t in case.query.seeds[:5].tolist()],
                 "n_seeds": len(case.query.seeds),
                 "n_truth": len(truth),
                 "recommendations": rows,
             }
         )
-    return out, None if out else "the split has no titled case with seed tracks"
+    return out, None if out else "the split has no case with seed tracks"
 
 
 def followers_result(home: Home) -> dict[str, Any] | None:

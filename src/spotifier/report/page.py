@@ -16,6 +16,7 @@ from spotifier.errors import NotFoundError
 from spotifier.home import Home, atomic_file
 from spotifier.progress import track
 from spotifier.report import inputs, plots
+from spotifier.store.fields import describe_absent
 
 METRICS = (
     ("r_precision", "R-precision"),
@@ -47,8 +48,17 @@ class _Images:
 
 
 def _summary_rows(stats: dict[str, Any]) -> list[tuple[str, str]]:
+    """The numeric figures of `spotifier stats`; one the data lacks says so, never 0.
+
+    >>> _summary_rows({"playlists": 3, "unique_titles": None, "absent": {"unique_titles": "x"}})
+    [('playlists', '3'), ('unique titles', '—  (x)')]
+    """
     rows = []
+    absent = stats.get("absent", {})
     for key, value in stats.items():
+        if value is None and key in absent:
+            rows.append((key.replace("_", " "), f"—  ({absent[key]})"))
+            continue
         if isinstance(value, bool) or not isinstance(value, int | float):
             continue
         text = f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
@@ -56,40 +66,64 @@ def _summary_rows(stats: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+def _chart(img: _Images, name: str, values: Any, field: str, draw: Any) -> dict[str, str]:
+    """`draw(values)` as an image, or the sentence saying which field the data lacks."""
+    if values is None:
+        return {"name": name, "missing": describe_absent(field)}
+    return img.add(name, draw(values))
+
+
 def _eda(home: Home, img: _Images, ctx: dict[str, Any]) -> None:
     from spotifier import store
 
     stats = store.compute_stats(home)
+    ctx["fields"] = stats["fields"]
     ctx["summary"] = _summary_rows(stats)
     n = max(int(stats.get("playlists", 0)), 1)
-    ctx["collaborative"] = {
-        "count": int(stats.get("collaborative", 0)),
-        "share": 100.0 * int(stats.get("collaborative", 0)) / n,
-    }
+    collaborative = stats.get("collaborative")
+    ctx["collaborative"] = (
+        {"count": collaborative, "share": 100.0 * collaborative / n}
+        if collaborative is not None
+        else {"missing": describe_absent("collaborative")}
+    )
     cols = inputs.eda_columns(home)
+    histogram = plots.histogram
     ctx["distributions"] = [
-        img.add(
+        _chart(
+            img,
             "length",
-            plots.histogram(cols["num_tracks"], None, "Playlist length", "tracks per playlist"),
+            cols["num_tracks"],
+            "num_tracks",
+            lambda v: histogram(v, None, "Playlist length", "tracks per playlist"),
         ),
-        img.add(
+        _chart(
+            img,
             "followers",
-            plots.histogram(
-                cols["num_followers"], None, "Followers", "followers (log scale)", True, True
-            ),
+            cols["num_followers"],
+            "num_followers",
+            lambda v: histogram(v, None, "Followers", "followers (log scale)", True, True),
         ),
-        img.add(
+        _chart(
+            img,
             "edits",
-            plots.histogram(cols["num_edits"], None, "Edits", "edits (log scale)", True, True),
+            cols["num_edits"],
+            "num_edits",
+            lambda v: histogram(v, None, "Edits", "edits (log scale)", True, True),
         ),
-        img.add(
+        _chart(
+            img,
             "playlist_minutes",
-            plots.histogram(cols["minutes"], None, "Playlist duration", "minutes"),
+            cols["minutes"],
+            "duration_ms",
+            lambda v: histogram(v, None, "Playlist duration", "minutes"),
         ),
-        img.add(
+        _chart(
+            img,
             "track_seconds",
-            plots.histogram(
-                np.clip(cols["track_seconds"], 0, 900),
+            cols["track_seconds"],
+            "duration_ms",
+            lambda v: histogram(
+                np.clip(v, 0, 900),
                 None,
                 "Track duration (catalogue)",
                 "seconds (clipped at 900)",
@@ -97,31 +131,53 @@ def _eda(home: Home, img: _Images, ctx: dict[str, Any]) -> None:
             ),
         ),
     ]
-    ctx["modified"] = img.add(
+    ctx["modified"] = _chart(
+        img,
         "modified",
-        plots.monthly(cols["months"], cols["month_counts"], "Last modification date"),
+        cols["months"],
+        "modified_at",
+        lambda v: plots.monthly(v, cols["month_counts"], "Last modification date"),
     )
-    ctx["long_tail"] = img.add(
+    series = {"tracks": cols["track_counts"]}
+    if cols["artist_counts"] is not None:
+        series["artists"] = cols["artist_counts"]
+    else:
+        ctx["long_tail_missing"] = describe_absent("artist") + ": tracks only"
+    ctx["long_tail"] = _chart(
+        img,
         "long_tail",
-        plots.long_tail(
-            {"tracks": cols["track_counts"], "artists": cols["artist_counts"]},
-            "Popularity long tail",
-        ),
+        cols["track_counts"],
+        "track",
+        lambda v: plots.long_tail(series, "Popularity long tail"),
     )
     tops = []
-    for key, label, field in (
-        ("top_titles", "Top normalized titles", "title"),
-        ("top_tracks", "Top tracks", "name"),
-        ("top_artists", "Top artists", "name"),
+    for key, label, field, needs in (
+        ("top_titles", "Top normalized titles", "title", "title"),
+        ("top_tracks", "Top tracks", "name", "track"),
+        ("top_artists", "Top artists", "name", "artist"),
     ):
-        entries = stats.get(key, [])[:20]
+        entries = stats.get(key)
+        if entries is None:
+            tops.append({"name": key, "missing": describe_absent(needs)})
+            continue
         if not entries:
             continue
-        names = [str(e[field]) + (f" — {e['artist']}" if "artist" in e else "") for e in entries]
-        counts = [int(e["count"]) for e in entries]
+        names = [_top_label(e, field) for e in entries[:20]]
+        counts = [int(e["count"]) for e in entries[:20]]
         unit = "playlists" if key == "top_titles" else "playlist entries"
         tops.append(img.add(key, plots.top_bars(names, counts, label, unit)))
     ctx["tops"] = tops
+
+
+def _top_label(entry: dict[str, Any], field: str) -> str:
+    """A top-list bar's label: "name — artist" as far as known, else the external id.
+
+    >>> _top_label({"name": None, "artist": None, "uri": "wh-3"}, "name")
+    'wh-3'
+    """
+    name = entry.get(field) or entry.get("uri") or ""
+    artist = entry.get("artist")
+    return f"{name} — {artist}" if artist else str(name)
 
 
 def _results(home: Home, img: _Images, ctx: dict[str, Any]) -> None:
@@ -209,6 +265,8 @@ def _followers(home: Home, img: _Images, ctx: dict[str, Any]) -> None:
     result = inputs.followers_result(home)
     ctx["followers"] = result
     if result is None:
+        if "num_followers" not in ctx.get("fields", ["num_followers"]):
+            ctx["followers_missing"] = describe_absent("num_followers")
         return
     models = result["models"]
     colors = plots.model_colors(list(models))
