@@ -453,3 +453,32 @@ def test_kill_during_a_write_leaves_no_temporary_file(tmp_path: Path) -> None:
     )
     one_line(done, ExitCode.TERMINATED, "terminated")
     assert list(out.iterdir()) == []  # neither the targets nor their .NAME.XXXX temporaries
+
+
+# ---------------------------------------------------------------- a damaged split
+@pytest.mark.parametrize(
+    ("meta", "cases"),
+    [
+        (b"{not json", b""),
+        (b"\xff\xfe", b""),
+        (b"[1, 2]", b""),
+        (b'{"protocol": "x"}', b"PK\x03junk"),
+    ],
+    ids=["garbled-meta", "not-utf8-meta", "meta-not-an-object", "truncated-cases"],
+)
+def test_a_damaged_split_says_build_it_again(
+    world: Path, tmp_path: Path, meta: bytes, cases: bytes
+) -> None:
+    home = copy_home(world, tmp_path)
+    folder = home / "splits" / "default"
+    folder.mkdir(parents=True)
+    (folder / "meta.json").write_bytes(meta)
+    if cases:
+        (folder / "cases.npz").write_bytes(cases)
+    done = spotifier("--home", str(home), "score", str(tmp_path / "sub.csv"), "--split", "default")
+    one_line(done, ExitCode.DAMAGED, str(folder), "damaged", "spotifier split --name default")
+
+
+def test_a_folder_given_as_the_challenge_file_is_one_line(world: Path, tmp_path: Path) -> None:
+    done = spotifier("verify", str(tmp_path), str(tmp_path / "sub.csv"))
+    one_line(done, ExitCode.BAD_INPUT, str(tmp_path), "is a folder")

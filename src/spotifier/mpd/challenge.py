@@ -58,6 +58,8 @@ class ChallengeSet:
 def read_text(path: Path) -> bytes:
     """A file's bytes, gunzipped when it is gzip (by magic number, whatever its name)."""
     path = Path(path).expanduser()
+    if path.is_dir():
+        raise InvalidInputError(f"{path}: is a folder; give the file itself")
     if not path.is_file():
         raise NotFoundError(f"{path}: no such file")
     try:

@@ -11,6 +11,7 @@ the sampled playlists).
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from spotifier.data import Catalog, Interactions, Query, TrainingData
-from spotifier.errors import InvalidInputError, NotFoundError
+from spotifier.errors import DamagedFileError, InvalidInputError, NotFoundError
 from spotifier.home import Home, atomic_dir
 from spotifier.split.categories import BY_NUMBER, CATEGORIES, Category
 from spotifier.split.sampling import Case, hide_first_case, sample_challenge
@@ -324,13 +325,37 @@ def read_meta(home: Home, name: str) -> dict[str, Any]:
     path = home.split_dir(name) / "meta.json"
     if not path.exists():
         raise NotFoundError(f"split '{name}' does not exist; run: spotifier split --name {name}")
-    meta: dict[str, Any] = json.loads(path.read_text())
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:  # not JSON, or not UTF-8
+        raise _damaged(home, name, exc) from exc
+    if not isinstance(meta, dict):
+        raise _damaged(home, name, ValueError("meta.json is not an object"))
     return meta
 
 
+def _damaged(home: Home, name: str, exc: BaseException) -> DamagedFileError:
+    return DamagedFileError(
+        f"split '{name}' in {home.split_dir(name)} is damaged ({type(exc).__name__}: {exc}); "
+        f"build it again: spotifier split --name {name}"
+    )
+
+
 def load_split(home: Home, name: str = DEFAULT_SPLIT) -> Split:
-    """The saved split `name`: its cases as queries and truth track indices."""
+    """The saved split `name`: its cases as queries and truth track indices.
+
+    A damaged or incomplete split folder (a truncated `cases.npz`, a garbled JSON file) is one
+    error that says to build the split again.
+    """
     meta = read_meta(home, name)
+    try:
+        return _read_split(home, name, meta)
+    except (FileNotFoundError, ValueError, KeyError, IndexError, TypeError, EOFError,
+            zipfile.BadZipFile) as exc:  # fmt: skip
+        raise _damaged(home, name, exc) from exc
+
+
+def _read_split(home: Home, name: str, meta: dict[str, Any]) -> Split:
     ids_file = home.split_dir(name) / "playlist_ids.json"
     playlist_ids = (
         {int(pid): str(v) for pid, v in json.loads(ids_file.read_text()).items()}
