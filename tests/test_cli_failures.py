@@ -482,3 +482,25 @@ def test_a_damaged_split_says_build_it_again(
 def test_a_folder_given_as_the_challenge_file_is_one_line(world: Path, tmp_path: Path) -> None:
     done = spotifier("verify", str(tmp_path), str(tmp_path / "sub.csv"))
     one_line(done, ExitCode.BAD_INPUT, str(tmp_path), "is a folder")
+
+
+def test_challenge_out_never_overwrites_the_challenge_set(world: Path, tmp_path: Path) -> None:
+    home = copy_home(world, tmp_path)
+    challenge = _challenge_set(tmp_path / "challenge_set.json")
+    before = challenge.read_bytes()
+    done = spotifier("--home", str(home), "challenge", str(challenge), "--model", "popularity",
+                     "--out", str(tmp_path / "." / "challenge_set.json"))  # fmt: skip
+    one_line(done, ExitCode.BAD_INPUT, "--out", "the challenge set itself")
+    assert challenge.read_bytes() == before
+
+
+def test_arguments_and_homes_that_are_not_utf8_are_one_line(world: Path, tmp_path: Path) -> None:
+    """Bytes that are not UTF-8 arrive as surrogates: DuckDB and JSON output cannot hold them."""
+    home = copy_home(world, tmp_path)
+    bad = os.fsdecode(b"spotify:track:\xff")
+    done = spotifier("--home", str(home), "recommend", "-m", "popularity", "--track", bad, "--json")
+    one_line(done, ExitCode.BAD_INPUT, "--track", "UTF-8")
+    odd_home = Path(os.fsdecode(bytes(tmp_path) + b"/h\xff"))
+    shutil.copytree(home, odd_home)
+    done = spotifier("--home", str(odd_home), "stats")
+    one_line(done, ExitCode.BAD_INPUT, "UTF-8", "rename")

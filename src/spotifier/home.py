@@ -43,6 +43,13 @@ class Home:
             root = Path(home).expanduser().resolve()
         except RuntimeError as exc:  # Python 3.11 reports a symlink loop so; 3.13 as OSError
             raise InvalidInputError(f"home folder {home}: {exc}; fix the link") from exc
+        try:
+            str(root).encode("utf-8")
+        except UnicodeEncodeError as exc:  # bytes that are not UTF-8, kept as surrogates
+            raise InvalidInputError(
+                f"home folder {root!s}: the path is not valid UTF-8, which the store (DuckDB) "
+                "cannot open; rename the folder or choose another"
+            ) from exc
         existing = root
         while not existing.exists() and existing != existing.parent:
             existing = existing.parent

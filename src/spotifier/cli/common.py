@@ -49,6 +49,17 @@ def home_of(ctx: typer.Context, writes: bool = False) -> Home:
     return home
 
 
+def text_argument(value: str, option: str) -> str:
+    """A text argument that is valid UTF-8 (bytes that are not arrive as surrogates, which JSON
+    output, the store and the API's payloads cannot hold)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        shown = value.encode("utf-8", "backslashreplace").decode("ascii", "replace")
+        raise InvalidInputError(f"{option} {shown[:80]!r}: not valid UTF-8") from exc
+    return value
+
+
 def output_file(path: Path, option: str) -> Path:
     """Check a file a command will write (`--out FILE`) before the command's long work starts.
 

@@ -115,6 +115,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Recommend 500 tracks for each challenge playlist and write a valid submission."""
         from spotifier import store
+        from spotifier.errors import InvalidInputError
         from spotifier.evaluation import load_fresh_chain, recommend_challenge, require_spotify_uris
         from spotifier.models import persist
         from spotifier.mpd.challenge import read_challenge_set, write_submission
@@ -122,6 +123,10 @@ def register(app: typer.Typer) -> None:
 
         home = home_of(ctx)
         output_file(out, "--out")  # before any recommendation is computed
+        if out.resolve() == challenge_json.resolve():
+            raise InvalidInputError(
+                f"--out {out} is the challenge set itself; write the submission elsewhere"
+            )
         catalog = store.load_catalog(home)
         require_spotify_uris(catalog, "challenge")
         challenge_set = read_challenge_set(challenge_json)

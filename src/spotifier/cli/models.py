@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from spotifier.cli.common import console, home_of, print_json
+from spotifier.cli.common import console, home_of, print_json, text_argument
 from spotifier.models import registry
 from spotifier.models.registry import model_names
 from spotifier.progress import note
@@ -29,6 +29,8 @@ def continuation(
     from spotifier.store.names import resolve_tracks
 
     check_k(k)  # before anything is loaded, or trained on demand
+    tracks = [text_argument(uri, "--track") for uri in tracks]
+    name = None if name is None else text_argument(name, "--name")
     registry.model_class(model)
     catalog = store.load_catalog(home)
     tracks, resolved = resolve_tracks(home, catalog, tracks)
