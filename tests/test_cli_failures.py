@@ -504,3 +504,17 @@ def test_arguments_and_homes_that_are_not_utf8_are_one_line(world: Path, tmp_pat
     shutil.copytree(home, odd_home)
     done = spotifier("--home", str(odd_home), "stats")
     one_line(done, ExitCode.BAD_INPUT, "UTF-8", "rename")
+
+
+def test_main_leaves_the_sigterm_handler_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
+    """main() may run inside another program; its SIGTERM handler must not outlive it."""
+    import signal
+
+    from spotifier.cli import main
+
+    before = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr(sys, "argv", ["spotifier", "--home", "", "stats"])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == ExitCode.BAD_INPUT
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 import traceback
 from typing import NoReturn
 
@@ -93,8 +94,19 @@ def main() -> None:
     SIGTERM is turned into an exception, as Ctrl-C is: temporary files and folders of an
     interrupted write are removed (`home.atomic_file`, `home.atomic_dir`) and the exit is 143.
     """
+    if threading.current_thread() is not threading.main_thread():
+        _run()  # only the main thread may set signal handlers
+        return
     _MAIN_PID[0] = os.getpid()
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    _TERMINATED.clear()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        _run()
+    finally:  # main() may run inside another program (a test, a notebook): leave it as it was
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run() -> None:
     try:
         # Without standalone mode, click returns a command's `typer.Exit(code)` instead of exiting.
         code = app(standalone_mode=False)
