@@ -257,3 +257,10 @@ def test_report_says_what_the_data_lacks(homes, spotifier, tmp_path) -> None:
     assert not {"followers", "edits", "modified", "top_titles"} & images
     assert "(no title)" in page and "user " in page  # examples: the playlist's own id
     assert "wh-" in page  # tracks without names: their ids
+
+
+def test_the_followers_study_names_what_the_data_lacks(homes, spotifier) -> None:
+    code, _, err = spotifier(homes["bare"], "followers")
+    lines = err.strip().splitlines()
+    assert code != 0 and len(lines) == 1
+    assert "no follower counts in this data" in lines[0] and "no edit counts" in lines[0]

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from spotifier.errors import NotFoundError
+from spotifier.errors import InvalidInputError, NotFoundError
 from spotifier.home import Home
 
 #: The seed's numeric predictors, in the order its notebook used them.
@@ -143,6 +144,7 @@ def load_table(home: Home, max_playlists: int | None = None, seed: int = 0) -> F
         raise NotFoundError(f"no store at {home.store_path}; run: spotifier ingest MPD_DIR")
     con = store.connect(home, read_only=True)
     try:
+        _require_fields(con)
         pids = con.execute("SELECT pid FROM playlists ORDER BY pid").fetchnumpy()["pid"]
         if len(pids) == 0:
             raise NotFoundError(f"the store at {home.store_path} holds no playlists")
@@ -155,6 +157,22 @@ def load_table(home: Home, max_playlists: int | None = None, seed: int = 0) -> F
     finally:
         con.close()
     return _assemble(cols)
+
+
+#: The MPD playlist fields the study regresses on (and its target, num_followers).
+NEEDED_FIELDS = ("num_followers", "num_edits", "modified_at", "duration_ms")
+
+
+def _require_fields(con: Any) -> None:
+    """One clear error when the data lacks what the study needs (own playlists often do)."""
+    from spotifier.store.fields import describe_absent, present_fields
+
+    present = present_fields(con)
+    missing = [describe_absent(f) for f in NEEDED_FIELDS if f not in present]
+    if missing:
+        raise InvalidInputError(
+            f"the followers study needs the MPD's playlist fields: {'; '.join(missing)}"
+        )
 
 
 def _col(cols: dict[str, np.ndarray], name: str) -> np.ndarray:
