@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
+sys.path.insert(0, str(Path(__file__).parent))
 from own_fixtures import NAMES_ONLY_DROP, generated_home, own_store, playlist_id
 
-from spotifier.cli import main
 from spotifier.store import compute_stats
+from test_cli_evaluation import run
 
 
 @pytest.fixture(scope="module")
@@ -31,18 +32,7 @@ def homes(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture
 def spotifier(capsys, monkeypatch) -> Callable[..., tuple[int, str, str]]:
     """Run `spotifier -q --home HOME ARGS` as the console script does: (exit, stdout, stderr)."""
-
-    def run(home: Path, *args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["spotifier", "-q", "--home", str(home), *args])
-        code = 0
-        try:
-            main()
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+    return lambda home, *args: run(capsys, monkeypatch, "-q", "--home", str(home), *args)
 
 
 # --------------------------------------------------------------------------- stats
