@@ -518,3 +518,8 @@ def test_main_leaves_the_sigterm_handler_as_it_was(monkeypatch: pytest.MonkeyPat
         main()
     assert exit_info.value.code == ExitCode.BAD_INPUT
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_port_in_use_says_choose_another() -> None:
+    line, code = failures.describe(OSError(errno.EADDRINUSE, "Address already in use"))
+    assert "--port" in line and code == ExitCode.FILESYSTEM

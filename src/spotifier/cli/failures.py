@@ -29,6 +29,8 @@ _OS_ADVICE = {
     errno.ELOOP: "too many symbolic links (a link loop?); fix the path",
     errno.EMFILE: "too many open files; raise the limit (ulimit -n) and run it again",
     errno.EIO: "input/output error: the disk may be failing; check it and run it again",
+    errno.EADDRINUSE: "the address is in use by another program; choose another --port",
+    errno.EADDRNOTAVAIL: "this machine has no such address; check --host",
 }
 _NO_WRITE = (errno.EACCES, errno.EPERM, errno.EROFS)
 
