@@ -523,3 +523,27 @@ def test_main_leaves_the_sigterm_handler_as_it_was(monkeypatch: pytest.MonkeyPat
 def test_a_port_in_use_says_choose_another() -> None:
     line, code = failures.describe(OSError(errno.EADDRINUSE, "Address already in use"))
     assert "--port" in line and code == ExitCode.FILESYSTEM
+
+
+def test_an_interrupt_between_the_renames_keeps_the_previous_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`atomic_dir` moves the old folder aside, then the new one in: a Ctrl-C or `kill` between
+    the two renames must not leave the target missing."""
+    from spotifier.home import atomic_dir
+
+    target = tmp_path / "model"
+    target.mkdir()
+    (target / "arrays.npz").write_bytes(b"previous")
+    rename = Path.rename
+
+    def interrupted(self: Path, to: Path) -> Path:
+        if self.name.startswith(".model.") and not self.name.endswith(".old") and to == target:
+            raise KeyboardInterrupt
+        return rename(self, to)
+
+    monkeypatch.setattr(Path, "rename", interrupted)
+    with pytest.raises(KeyboardInterrupt), atomic_dir(target) as tmp:
+        (tmp / "arrays.npz").write_bytes(b"new")
+    assert (target / "arrays.npz").read_bytes() == b"previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]

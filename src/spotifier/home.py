@@ -113,23 +113,27 @@ def atomic_dir(target: Path) -> Iterator[Path]:
 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    old = target.with_name(f".{target.name}.old")
+    moved = False
     try:
         yield tmp
         umask = os.umask(0)  # mkdtemp makes the folder 0700; give it the usual permissions
         os.umask(umask)
         tmp.chmod(0o777 & ~umask)
-        old = None
         if target.exists():
-            old = target.with_name(f".{target.name}.old")
             if old.exists():
                 shutil.rmtree(old)
             target.rename(old)
+            moved = True
         tmp.rename(target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
     except BaseException:
+        # Interrupted between the two renames (Ctrl-C, `kill`): put the previous target back.
+        if moved and not target.exists():
+            old.rename(target)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if moved:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 @overload
