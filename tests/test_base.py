@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -9,7 +11,7 @@ from hypothesis import strategies as st
 
 from spotifier.data import Query
 from spotifier.errors import InvalidInputError
-from spotifier.models import create
+from spotifier.models import create, registry
 from spotifier.models.base import Recommender, parse_overrides, top_k_stable
 from spotifier.models.popularity import Popularity
 
@@ -33,7 +35,7 @@ def test_seeds_excluded_and_unique_and_padded(tiny_world):
 def test_save_load_round_trip(tmp_path, tiny_world):
     model = Popularity().fit(tiny_world)
     model.save(tmp_path)
-    again = Recommender.load(tmp_path)
+    again = registry.load(tmp_path)
     queries = [Query(seeds=[1, 2]), Query(name="rock")]
     a, b = model.recommend(queries, 10), again.recommend(queries, 10)
     assert np.array_equal(a.items, b.items)
@@ -72,7 +74,8 @@ def test_popularity_head_then_backfill_is_the_whole_order(tiny_world, monkeypatc
     model = Popularity().fit(tiny_world)
     seeds = np.array([20, 3])
     expected = [t for t in model.popularity_order.tolist() if t not in (20, 3)][:12]
-    monkeypatch.setattr(Popularity, "candidates", 4)  # a head shorter than k: back-fill continues
+    # A head shorter than k: the back-fill continues.
+    monkeypatch.setattr(model, "config", replace(model.config, max_candidates=4))
     items, _ = model.recommend([Query(seeds=seeds)], k=12).row(0)
     assert items.tolist() == expected
 
@@ -148,7 +151,9 @@ def _random_als(rng: np.random.Generator, n: int, factors: int = 8):
 def test_als_norm_pruned_top_k_is_the_brute_force_top_k(seed, k, n_seeds):
     rng = np.random.default_rng(seed)
     model = _random_als(rng, 40_000)
-    model.head_size = 1_000  # small, so that most queries need the tail too
+    model.config = replace(
+        model.config, head_size=1_000
+    )  # small, so that most queries need the tail too
     known = np.flatnonzero(model.popularity_counts >= 2)
     queries = [Query(seeds=rng.choice(known, size=n_seeds, replace=False)) for _ in range(5)]
     got = model.recommend(queries, k)
@@ -173,16 +178,16 @@ def test_als_norm_pruned_top_k_is_the_brute_force_top_k(seed, k, n_seeds):
 def test_als_score_block_holds_exactly_each_rows_best_candidates(seed):
     rng = np.random.default_rng(seed)
     model = _random_als(rng, 100_000)
-    model.head_size = 2_000
+    model.config = replace(model.config, head_size=2_000)
     known = np.flatnonzero(model.popularity_counts >= 2)
     queries = [Query(seeds=rng.choice(known, size=10, replace=False)), Query(seeds=np.array([]))]
     block = model._score(queries)
     assert block.indptr[2] - block.indptr[1] == 0  # no seed, no row
     cols = block.indices[: block.indptr[1]]
-    assert len(cols) == model.max_candidates
+    assert len(cols) == model.config.max_candidates
     u = model.fold_in(queries[0])
     brute = model.item_factors[known].astype(np.float64) @ u.astype(np.float64)
-    floor = np.sort(brute)[-model.max_candidates]
+    floor = np.sort(brute)[-model.config.max_candidates]
     assert brute[np.searchsorted(known, cols)].min() >= floor - 1e-4 * max(1.0, abs(floor))
 
 
@@ -194,13 +199,13 @@ def test_als_tail_groups_change_no_score(seed, budget):
     of float32: BLAS may sum a one-row product in another order than a block's)."""
     rng = np.random.default_rng(seed)
     model = _random_als(rng, 30_000)
-    model.head_size = 500
+    model.config = replace(model.config, head_size=500)
     known = np.flatnonzero(model.popularity_counts >= 2)
     queries = [Query(seeds=rng.choice(known, size=int(n), replace=False)) for n in (1, 3, 10, 40)]
     queries.insert(2, Query(seeds=np.array([], dtype=np.int64)))
-    model.tail_budget = 10**12
+    model.config = replace(model.config, tail_budget=10**12)
     whole = model._score(queries)
-    model.tail_budget = budget
+    model.config = replace(model.config, tail_budget=budget)
     grouped = model._score(queries)
     assert np.array_equal(whole.indptr, grouped.indptr)
     for j in range(len(queries)):

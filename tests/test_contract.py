@@ -6,11 +6,13 @@ FAST_OVERRIDES; the tests then check the contract's promises on tiny worlds with
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from spotifier.data import Query, TrainingData
-from spotifier.models import Recommender, create, model_names
+from spotifier.models import Recommender, create, model_names, registry
 from spotifier.models.base import Recommendations
 
 #: Small configs so the whole suite stays fast; a model not listed uses its defaults.
@@ -131,14 +133,14 @@ def test_batches_split_like_one_batch(
     model = fitted(name, tiny_world)
     queries = sample_queries()
     whole = model.recommend(queries, k=12)
-    monkeypatch.setattr(model, "batch_size", 2)
+    monkeypatch.setattr(model, "config", replace(model.config, batch_size=2))
     assert_same(whole, model.recommend(queries, k=12))
 
 
 def test_save_load_identical(name: str, tiny_world: TrainingData, tmp_path) -> None:
     model = fitted(name, tiny_world)
     model.save(tmp_path)
-    again = Recommender.load(tmp_path)
+    again = registry.load(tmp_path)
     assert type(again) is type(model)
     assert again.config == model.config
     queries = sample_queries()

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spotifier.data import Interactions, Query, TrainingData
-from spotifier.models import Recommender, create
+from spotifier.models import Recommender, create, registry
 from spotifier.models import hybrid_features as hf
 from spotifier.models.validation import cut_to_seeds, validation_cases, validation_cuts
 
@@ -112,7 +112,7 @@ def test_saved_ranker_is_lightgbm_text_and_round_trips(fitted, tmp_path) -> None
         "popularity",
         "title",
     ]
-    again = Recommender.load(tmp_path)
+    again = registry.load(tmp_path)
     queries = [Query(seeds=np.array([1, 2, 3])), Query(name="party"), Query()]
     a, b = model.recommend(queries, 30), again.recommend(queries, 30)
     np.testing.assert_array_equal(a.items, b.items)
@@ -268,7 +268,7 @@ def test_a_hybrid_saved_with_another_feature_set_asks_for_retraining(fitted, tmp
         arrays = {k: npz[k] for k in npz.files if not k.startswith("transitions")}
     np.savez(tmp_path / "arrays.npz", **arrays)
     with pytest.raises(InvalidInputError, match="train it again"):
-        Recommender.load(tmp_path)
+        registry.load(tmp_path)
 
 
 def test_artist_credit_labels_train_a_ranker() -> None:

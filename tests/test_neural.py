@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 
 from spotifier.data import Interactions, Query, TrainingData
-from spotifier.models import Recommender, create
+from spotifier.models import create, registry
 from spotifier.models.neural_train import Adam, fold_in, sample_negatives, torch_module
 
 
@@ -79,7 +79,7 @@ def test_seed_ncf_reports_held_out_accuracy_above_the_floor(tmp_path) -> None:
     assert report["test_floor"] == pytest.approx(0.5)
     assert 0.6 <= report["test_accuracy"] <= 1.0
     model.save(tmp_path)
-    again = Recommender.load(tmp_path)
+    again = registry.load(tmp_path)
     assert again.report == report  # type: ignore[attr-defined]
 
 
@@ -116,7 +116,7 @@ def test_gmf_and_mlp_alone_train_and_save(tmp_path) -> None:
     for arch in ("gmf", "mlp"):
         model = create("ncf", [f"arch={arch}", "epochs=2", "val_playlists=0"]).fit(world)
         model.save(tmp_path)
-        again = Recommender.load(tmp_path)
+        again = registry.load(tmp_path)
         queries = [Query(seeds=np.array([3, 4]))]
         np.testing.assert_array_equal(
             model.recommend(queries, 10).items, again.recommend(queries, 10).items

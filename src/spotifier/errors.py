@@ -59,8 +59,8 @@ class MissingExtraError(SpotifierError):
 
     exit_code = ExitCode.MISSING_EXTRA
 
-    def __init__(self, package: str, extra: str) -> None:
-        super().__init__(f"this needs the '{package}' package: pip install 'spotifier[{extra}]'")
+    def __init__(self, package: str, extra: str, what: str = "this") -> None:
+        super().__init__(f"{what} needs the '{package}' package: pip install 'spotifier[{extra}]'")
 
 
 class DamagedFileError(SpotifierError):
@@ -83,3 +83,14 @@ def require(module: str, extra: str) -> object:
         return importlib.import_module(module)
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise MissingExtraError(module.split(".")[0], extra) from exc
+
+
+class DamagedModelError(InvalidInputError):
+    """A saved model's file is missing, truncated or not what the model saved; names the file."""
+
+    def __init__(self, file: object, problem: str, hint: str = "train the model again") -> None:
+        self.file, self.problem = file, problem
+        super().__init__(f"{file} {problem}; {hint}")
+
+    def with_hint(self, hint: str) -> DamagedModelError:
+        return DamagedModelError(self.file, self.problem, hint)

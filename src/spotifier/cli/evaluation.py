@@ -116,10 +116,9 @@ def register(app: typer.Typer) -> None:
         """Recommend 500 tracks for each challenge playlist and write a valid submission."""
         from spotifier import store
         from spotifier.errors import InvalidInputError
-        from spotifier.evaluation import load_fresh_chain, recommend_challenge, require_spotify_uris
+        from spotifier.evaluation import recommend_challenge, require_spotify_uris
         from spotifier.models import persist
         from spotifier.mpd.challenge import read_challenge_set, write_submission
-        from spotifier.split import load_split
 
         home = home_of(ctx)
         output_file(out, "--out")  # before any recommendation is computed
@@ -130,10 +129,7 @@ def register(app: typer.Typer) -> None:
         catalog = store.load_catalog(home)
         require_spotify_uris(catalog, "challenge")
         challenge_set = read_challenge_set(challenge_json)
-        if on_split is None:
-            chain = persist.load_chain(home, model, None)
-        else:
-            chain, _ = load_fresh_chain(home, model, load_split(home, on_split))
+        chain = persist.load_chain(home, model, on_split)
         rows, unknown = recommend_challenge(chain, challenge_set, catalog)
         if unknown:
             shown = ", ".join(escape(u[:80]) for u in sorted(set(unknown))[:3])

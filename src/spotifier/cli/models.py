@@ -11,7 +11,7 @@ from rich.table import Table
 
 from spotifier.cli.common import console, home_of, print_json, text_argument
 from spotifier.models import registry
-from spotifier.models.registry import model_names
+from spotifier.models.registry import model_names, unavailable
 from spotifier.progress import note
 
 
@@ -69,7 +69,19 @@ def _clip(text: str, width: int = 80) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-_MODEL_HELP = "Registered model name: " + ", ".join(model_names()) + "."
+def _model_help() -> str:
+    """The registered names, and those whose extra is missing with the extra to install."""
+    text = "Registered model name: " + ", ".join(model_names()) + "."
+    missing = unavailable()
+    if missing:
+        text += " Unavailable here: " + ", ".join(
+            f"{name} (pip install 'spotifier[{extra}]')" for name, extra in missing.items()
+        )
+        text += "."
+    return text + " `spotifier models` lists them with their settings."
+
+
+_MODEL_HELP = _model_help()
 
 
 def register(app: typer.Typer) -> None:
@@ -121,6 +133,33 @@ def register(app: typer.Typer) -> None:
             f"{meta['fit_seconds']:.1f} s; saved to {escape(str(home.model_dir(model, split)))}",
             highlight=False,
         )
+
+    @app.command("models")
+    def list_models(
+        model: str | None = typer.Argument(None, help="Show this model's settings only."),
+        as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    ) -> None:
+        """List the registered models, or one model's settings (default, allowed, meaning)."""
+        from spotifier.models.registry import describe
+
+        listing = describe(model, settings=model is not None or as_json)
+        if as_json:
+            print_json(listing)
+            return
+        for name, entry in listing.items():
+            if not entry["available"]:
+                console.print(
+                    f"[bold]{name}[/]: unavailable, pip install 'spotifier[{entry['extra']}]'",
+                    highlight=False,
+                )
+                continue
+            console.print(f"[bold]{name}[/]", highlight=False)
+            if model is None:
+                continue
+            table = Table("setting", "default", "allowed", "meaning", show_lines=True)
+            for key, setting in entry["settings"].items():
+                table.add_row(key, str(setting["default"]), setting["allowed"], setting["doc"])
+            console.print(table)
 
     @app.command()
     def recommend(

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from spotifier.data import Catalog, TrainingData
+from spotifier.data import Catalog
 from spotifier.errors import InvalidInputError
 from spotifier.evaluation.runner import (
     RanksByPid,
@@ -86,7 +86,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """Evaluate each model (plus the oracle when truth exists); returns the `--json` document."""
     from spotifier import store
-    from spotifier.models import registry
+    from spotifier.models import persist, registry
 
     loaded = resolve_split(home, split, protocol)
     catalog = store.load_catalog(home)
@@ -104,7 +104,7 @@ def evaluate(
     if credit != "all":
         out["notes"] = [ARTIST_CREDIT_NOTES[credit]]
     results: dict[str, dict[str, Any]] = {}
-    data = None
+    training = persist.Training(home, loaded.name)  # loaded once, if any model needs training
     for name in names:
         klass = registry.model_class(name)
         # The hide-first protocol is the seed's own comparison: its test playlists (1,000 of a
@@ -112,7 +112,7 @@ def evaluate(
         cap = None if hide_first else getattr(klass, "max_eval_queries", None)
         limit = _limit(sample, cap)
         cases = sample_cases(loaded.cases, limit)
-        chain, data = load_fresh_chain(home, name, loaded, data)
+        chain = persist.load_chain(home, name, loaded.name, training)
         items, seconds = recommend_cases(chain, cases, label=name)
         fit = _fit_seconds(home, chain, loaded.name)
         results[name] = _result(name, loaded, cases, items, catalog, fit, seconds, hide_first)
@@ -155,26 +155,6 @@ def artist_credit(catalog: Catalog) -> str:
     return "partial" if known.any() else "none"
 
 
-def load_fresh_chain(
-    home: Home, name: str, split: Split, data: TrainingData | None = None
-) -> tuple[FallbackChain, TrainingData | None]:
-    """`persist.load_chain` on the split, first retraining (with a notice) any saved model of the
-    chain that was trained on an older build of the split. Returns the chain and the training
-    data if it had to be loaded (pass it back in to load it once for several models)."""
-    from spotifier.models import persist
-
-    stale = _stale_models(home, name, split)
-    if data is None and (stale or not _all_trained(home, name, split.name)):
-        data, _ = persist.load_training(home, split.name)
-    for old in stale:
-        note(
-            f"[yellow]model '{old}' was trained on an older build of split "
-            f"'{split.name}'; training it again[/]"
-        )
-        persist.train(home, old, split.name, data=data)
-    return persist.load_chain(home, name, split.name, data), data
-
-
 def _candidate_recall(chain: FallbackChain, cases: list[Case]) -> dict[str, Any] | None:
     """Stage-one recall (share of held-out tracks among the candidates) for two-stage models."""
     recall_of = getattr(chain.primary, "candidate_recall", None)
@@ -196,35 +176,6 @@ def _limit(sample: int | None, model_limit: int | None) -> int | None:
     (500, 1000, 20, None)
     """
     return sample if sample is not None else model_limit
-
-
-def _chain_models(name: str) -> list[str]:
-    """The saved models `load_chain` uses: `name` and, unless it reads titles itself, `title`."""
-    from spotifier.models import registry
-
-    uses_title = not registry.model_class(name).handles_titles and "title" in registry.model_names()
-    return [name, "title"] if uses_title and name != "title" else [name]
-
-
-def _all_trained(home: Home, name: str, split: str) -> bool:
-    return all((home.model_dir(n, split) / "meta.json").exists() for n in _chain_models(name))
-
-
-def _stale_models(home: Home, name: str, split: Split) -> list[str]:
-    """Saved models of the chain whose training data is not this build of the split (a rebuilt
-    split holds out other tracks: evaluating an old model on it would leak)."""
-    from spotifier.models import persist
-
-    expected = split.meta.get("training_fingerprint")
-    stale = []
-    if not expected:
-        return []
-    for part in _chain_models(name):
-        if not (home.model_dir(part, split.name) / "meta.json").exists():
-            continue
-        if persist.read_meta(home, part, split.name).get("data_fingerprint") != expected:
-            stale.append(part)
-    return stale
 
 
 def _fit_seconds(home: Home, chain: Any, split: str) -> float:

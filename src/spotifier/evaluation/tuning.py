@@ -19,7 +19,7 @@ from spotifier.errors import InvalidInputError
 from spotifier.home import Home, atomic_file
 from spotifier.models import registry
 from spotifier.models.base import parse_overrides
-from spotifier.models.chain import FallbackChain
+from spotifier.models.chain import FallbackChain, chain_models
 from spotifier.models.validation import validation_cases
 from spotifier.progress import note
 
@@ -68,7 +68,8 @@ def sweep(
     klass = registry.model_class(model)
     points = grid_points(grid)
     for point in points:  # every value must parse before any work starts
-        parse_overrides(klass.config_class, [*fixed, *(f"{k}={v}" for k, v in point.items())])
+        overrides = [*fixed, *(f"{k}={v}" for k, v in point.items())]
+        parse_overrides(klass.config_class, overrides, owner=model)
     data, catalog = load_training(home, split)
     stage, cases = validation_cases(data, playlists, seed)
     if not cases:
@@ -76,7 +77,7 @@ def sweep(
             f"too few training playlists ({data.interactions.n_playlists}) to cut validation cases"
         )
     title = None
-    if not klass.handles_titles and "title" in registry.model_names():
+    if "title" in chain_models(model):
         title = registry.create("title").fit(stage)
     rows = []
     for point in points:

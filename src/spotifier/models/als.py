@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -20,28 +20,38 @@ import scipy.sparse as sp
 from spotifier.data import Query, TrainingData
 from spotifier.errors import require
 from spotifier.models.base import ModelConfig, Recommender, Scores
+from spotifier.models.config import NonNegativeInt, PositiveFloat, PositiveInt
 from spotifier.progress import blas_threads, cpu_count
 
 
 @dataclass(frozen=True)
 class ALSConfig(ModelConfig):
-    """Hyperparameters of `als`.
+    """Settings of `als`. The model's four were chosen on validation playlists cut from the
+    default world's training data (`bench/models_bench.py tune`); the rest are speed settings
+    that never change a list."""
 
-    factors: latent dimensions. regularization: λ. alpha: confidence of an observed track
-    (c = alpha for a presence). iterations: ALS sweeps.
-    Defaults chosen on validation playlists cut from the default world's training data
-    (see `bench/models_bench.py --tune`).
-    min_count: only tracks in at least this many training playlists are scored (a speed setting:
-    a track seen once has a barely fitted factor and never reached a top 500 here; on the default
-    world min_count 2 gave identical metrics to 1 and cut recommend time from 7.2 s to 4.6 s for
-    2,000 playlists; at 100k it keeps 10k challenge playlists under a minute).
-    """
-
-    factors: int = 64
-    regularization: float = 0.05
-    alpha: float = 20.0
-    iterations: int = 15
-    min_count: int = 2
+    batch_size: PositiveInt = 64
+    """Queries folded in and scored at once (each solves its own small system)."""
+    factors: PositiveInt = 64
+    """Latent dimensions of a track's and a playlist's factor."""
+    regularization: PositiveFloat = 0.05
+    """The ridge λ of every least-squares step (and of the query fold-in)."""
+    alpha: PositiveFloat = 20.0
+    """Confidence of an observed track: c = alpha for a presence, 1 for an absence."""
+    iterations: PositiveInt = 15
+    """ALS sweeps over playlists and tracks."""
+    min_count: NonNegativeInt = 2
+    """Only tracks in at least this many training playlists are scored: a track seen once has a
+    barely fitted factor and never reached a top 500; on the default world 2 gave the metrics of
+    1 and cut recommend time from 7.2 s to 4.6 s for 2,000 playlists."""
+    max_candidates: PositiveInt = 2000
+    """Candidates per query in `score` (the block the hybrid reads its scores from)."""
+    head_size: PositiveInt = 16_384
+    """Tracks (by factor norm) every query is scored against before the norm bound prunes the
+    rest; a bigger head costs more products and prunes a little more."""
+    tail_budget: PositiveInt = 32_000_000
+    """Most scores computed at once past the head (32M float32 = 128 MB: at 1M tracks 256 weak
+    queries would otherwise need a 2.4 GB block)."""
 
 
 class ALS(Recommender):
@@ -49,13 +59,6 @@ class ALS(Recommender):
 
     name = "als"
     config_class = ALSConfig
-    batch_size = 64
-    #: Candidates per query in `_score` (the block the hybrid reads scores from).
-    max_candidates: ClassVar[int] = 2000
-    #: Tracks (by factor norm) every query is scored against before the norm bound prunes the rest.
-    head_size: ClassVar[int] = 16_384
-    #: Most scores computed at once past the head by `_pruned` (32M float32 = 128 MB).
-    tail_budget: ClassVar[int] = 32_000_000
     config: ALSConfig
 
     def __init__(self, config: ModelConfig | None = None) -> None:
@@ -116,7 +119,7 @@ class ALS(Recommender):
 
     def _score(self, queries: Sequence[Query]) -> Scores:
         # Each row's best `max_candidates` tracks, exactly (the hybrid reads these scores).
-        return self._pruned(queries, lambda q: self.max_candidates, exact=True)
+        return self._pruned(queries, lambda q: self.config.max_candidates, exact=True)
 
     def _score_top(self, queries: Sequence[Query], k: int) -> Scores:
         # Only each row's top k once its seeds are gone: the k + seeds best tracks are enough.
@@ -141,7 +144,7 @@ class ALS(Recommender):
         users = np.stack([f for _, f in solved]) if solved else np.zeros((0, self.config.factors))
         users = users.astype(np.float32)
         needs = np.array([min(n, max(1, need_of(queries[i]))) for i in rows], dtype=np.int64)
-        head = min(n, max(self.head_size, 8 * int(needs.max(initial=0))))
+        head = min(n, max(self.config.head_size, 8 * int(needs.max(initial=0))))
         # No BLAS thread setting of its own: these products are small, and the caller's limit
         # holds (`spotifier serve` runs one BLAS thread per worker).
         scores = users @ factors[:head].T
@@ -172,7 +175,7 @@ class ALS(Recommender):
         start = 0
         while start < len(far):
             width = ends[far[start:]] - head  # ascending: the first m rows need m x width[m-1]
-            fit = int((np.arange(1, len(width) + 1) * width <= self.tail_budget).sum())
+            fit = int((np.arange(1, len(width) + 1) * width <= self.config.tail_budget).sum())
             stop = start + max(1, fit)
             group = far[start:stop]
             tail = users[group] @ factors[head : int(ends[group].max())].T

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import types
-import typing
+import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,16 +27,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from spotifier.data import Query, TrainingData
-from spotifier.errors import InvalidInputError, NotFoundError
+from spotifier.errors import DamagedModelError, InvalidInputError, NotFoundError, SpotifierError
+from spotifier.models.config import ConfigError, ModelConfig, config_from_dict, parse_overrides
+
+__all__ = ["ModelConfig", "Recommendations", "Recommender", "config_from_dict", "parse_overrides"]
 
 Scores: TypeAlias = np.ndarray | sp.csr_matrix
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Every model's config derives from this; each hyperparameter is declared once, here."""
-
-    seed: int = 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,8 +55,6 @@ class Recommender(ABC):
 
     name: ClassVar[str] = ""
     config_class: ClassVar[type[ModelConfig]] = ModelConfig
-    #: How many queries `_score` receives at once (dense scorers keep batch x n_tracks floats).
-    batch_size: ClassVar[int] = 256
     #: True when the model answers zero-seed, titled queries itself (else the chain routes them).
     handles_titles: ClassVar[bool] = False
 
@@ -100,6 +93,17 @@ class Recommender(ABC):
         """`_score` for a caller that keeps only each row's top `k` once seeds are removed; a model
         may then leave out candidates that cannot make it (e.g. `als` prunes by a norm bound)."""
         return self._score(queries)
+
+    @property
+    def knows_titles(self) -> bool:
+        """True when the model answers titled queries from titles it learned (a title model
+        trained on data whose titles are all blank does not)."""
+        return self.handles_titles
+
+    @property
+    def batch_size(self) -> int:
+        """How many queries `_score` receives at once (a config setting, see `ModelConfig`)."""
+        return self.config.batch_size
 
     @property
     def is_fitted(self) -> bool:
@@ -180,29 +184,43 @@ class Recommender(ABC):
         self._save_extra(path)
 
     @classmethod
-    def load(cls, path: Path) -> Recommender:
-        """Load a model saved by `save`; the class comes from config.json via the registry."""
-        from spotifier.models.registry import model_class
+    def load(cls, path: Path) -> Self:
+        """Load a model of this class saved by `save` (`registry.load` picks the class).
 
+        Every way a saved model can be damaged (config.json or arrays.npz missing, truncated,
+        of the wrong model, holding objects, of the wrong shape or type) is one
+        `DamagedModelError` naming the file; nothing else escapes.
+        """
         path = Path(path)
         config_file = path / "config.json"
-        if not config_file.exists():
-            raise NotFoundError(f"no saved model in {path} (config.json missing)")
+        model = cls(_read_config(cls, config_file))
+        arrays_file = path / "arrays.npz"
+        arrays = _read_arrays(arrays_file)
         try:
-            spec = json.loads(config_file.read_text())
-            klass = model_class(spec["model"]) if cls is Recommender else cls
-            config = config_from_dict(klass.config_class, spec.get("config", {}))
-        except (KeyError, ValueError, TypeError) as exc:
-            raise InvalidInputError(f"{config_file}: not a Spotifier model config ({exc})") from exc
-        model = klass(config)
-        with np.load(path / "arrays.npz", allow_pickle=False) as npz:
-            arrays = unpack_arrays({key: npz[key] for key in npz.files})
-        model.n_tracks = int(arrays.pop("_n_tracks")[0])
-        model.popularity_order = arrays.pop("_popularity_order")
-        model.popularity_counts = arrays.pop("_popularity_counts")
-        model._set_state(arrays)
+            n_tracks = int(arrays.pop("_n_tracks")[0])
+            model.popularity_order = _ints(arrays.pop("_popularity_order"), n_tracks)
+            model.popularity_counts = _ints(arrays.pop("_popularity_counts"), n_tracks)
+            model.n_tracks = n_tracks
+            model._set_state(arrays)
+        except (KeyError, IndexError, ValueError, TypeError) as exc:
+            problem = f"does not hold a {cls.name} model ({exc})"
+            raise DamagedModelError(arrays_file, problem) from exc
         model._load_extra(path)
+        model._verify(arrays_file)
         return model
+
+    def _verify(self, arrays_file: Path) -> None:
+        """Answer two tiny queries: arrays of the wrong shape or kind fail here, at load time,
+        not in the middle of a request."""
+        top = self.popularity_order[:1]
+        try:
+            self.recommend([Query(seeds=top), Query(name="a")], k=2)
+        except (SpotifierError, MemoryError):
+            raise
+        except Exception as exc:
+            raise DamagedModelError(
+                arrays_file, f"does not fit a {self.name} model ({type(exc).__name__}: {exc})"
+            ) from exc
 
     def _state(self) -> Mapping[str, np.ndarray | sp.spmatrix]:
         """The learned arrays to save (numeric or fixed-width string dtypes, or sparse)."""
@@ -326,68 +344,53 @@ def unpack_arrays(arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
     return out
 
 
-def config_from_dict(config_class: type[ModelConfig], values: Mapping[str, Any]) -> ModelConfig:
-    """Build a config from saved values; unknown keys are an error naming them."""
-    names = {f.name for f in dataclasses.fields(config_class)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise InvalidInputError(
-            f"unknown setting(s) {', '.join(unknown)} for {config_class.__name__}; "
-            f"known: {', '.join(sorted(names))}"
-        )
-    # JSON has no tuples: lists come back as tuples so configs compare equal after a round trip.
-    kwargs = {key: tuple(v) if isinstance(v, list) else v for key, v in values.items()}
-    return config_class(**kwargs)  # type: ignore[arg-type]
-
-
-def parse_overrides(config_class: type[ModelConfig], pairs: Sequence[str]) -> ModelConfig:
-    """Build a config from `key=value` strings, converting each value to the field's type.
-
-    >>> @dataclass(frozen=True)
-    ... class C(ModelConfig):
-    ...     k: int = 5
-    ...     alpha: float = 0.5
-    ...     cosine: bool = False
-    >>> parse_overrides(C, ["k=7", "cosine=true"])
-    C(seed=0, k=7, alpha=0.5, cosine=True)
-    """
-    hints = typing.get_type_hints(config_class)
-    values: dict[str, Any] = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise InvalidInputError(f"--set expects key=value, got '{pair}'")
-        key, raw = (part.strip() for part in pair.split("=", 1))
-        if key not in hints:
-            raise InvalidInputError(
-                f"unknown setting '{key}' for {config_class.__name__}; "
-                f"known: {', '.join(sorted(f.name for f in dataclasses.fields(config_class)))}"
-            )
-        values[key] = convert_value(hints[key], raw, key)
-    return config_class(**values)
-
-
-def convert_value(kind: Any, raw: str, key: str) -> Any:
-    origin = typing.get_origin(kind)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(kind) if a is not type(None)]
-        if raw.lower() in ("none", "null", ""):
-            return None
-        kind = args[0]
-        origin = typing.get_origin(kind)
+def read_config_file(config_file: Path) -> tuple[str, dict[str, Any]]:
+    """(model name, settings) from a saved config.json, or DamagedModelError naming it."""
+    if not config_file.exists():
+        raise DamagedModelError(config_file, "is missing")
     try:
-        if kind is bool:
-            if raw.lower() in ("1", "true", "yes", "on"):
-                return True
-            if raw.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(raw)
-        if kind is int:
-            return int(raw)
-        if kind is float:
-            return float(raw)
-        if origin is tuple:
-            (inner, *_rest) = typing.get_args(kind) or (str,)
-            return tuple(convert_value(inner, part, key) for part in raw.split(",") if part)
-        return raw
+        spec = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DamagedModelError(config_file, f"is not readable JSON ({exc})") from exc
+    if (
+        not isinstance(spec, dict)
+        or not isinstance(spec.get("model"), str)
+        or not isinstance(spec.get("config", {}), dict)
+    ):
+        raise DamagedModelError(config_file, "is not a Spotifier model config")
+    return spec["model"], spec.get("config", {})
+
+
+def _read_config(klass: type[Recommender], config_file: Path) -> ModelConfig:
+    name, values = read_config_file(config_file)
+    if name != klass.name:
+        raise DamagedModelError(config_file, f"names model '{name}', not '{klass.name}'")
+    try:
+        return config_from_dict(klass.config_class, values)
+    except ConfigError as exc:
+        problem = f"has a bad setting ({exc.named(klass.name)})"
+        raise DamagedModelError(config_file, problem) from exc
+    except InvalidInputError as exc:
+        raise DamagedModelError(config_file, f"has bad settings ({exc})") from exc
+
+
+def _read_arrays(arrays_file: Path) -> dict[str, Any]:
+    if not arrays_file.exists():
+        raise DamagedModelError(arrays_file, "is missing")
+    try:
+        with np.load(arrays_file, allow_pickle=False) as npz:
+            return unpack_arrays({key: npz[key] for key in npz.files})
     except ValueError as exc:
-        raise InvalidInputError(f"setting '{key}': cannot read '{raw}' as {kind}") from exc
+        if "allow_pickle" in str(exc):
+            raise DamagedModelError(arrays_file, "holds Python objects (never loaded)") from exc
+        raise DamagedModelError(arrays_file, f"is damaged ({exc})") from exc
+    except (OSError, EOFError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+        raise DamagedModelError(arrays_file, f"is damaged ({type(exc).__name__}: {exc})") from exc
+
+
+def _ints(values: Any, n: int) -> np.ndarray:
+    """A saved per-track integer array, checked (length `n_tracks`)."""
+    array = np.asarray(values)
+    if array.shape != (n,) or array.dtype.kind not in "iu" or n < 1:
+        raise ValueError(f"per-track array of shape {array.shape}, {array.dtype}; expected ({n},)")
+    return array

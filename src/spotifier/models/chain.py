@@ -2,7 +2,10 @@
 
 Models that use titles themselves (`handles_titles = True`, e.g. `title`, `hybrid`) get every
 query; for the others, zero-seed queries with a title go to the title model. The end of the chain,
-popularity, is every model's own back-fill.
+popularity, is every model's own back-fill. This module is the one place that rule is written:
+`chain_models` says which saved models a chain needs, `FallbackChain` routes between them. A
+title model trained on data without any title (all blank) is left out: it would only ever
+answer with popularity, which the model's own back-fill gives anyway.
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ import numpy as np
 
 from spotifier.data import Catalog, Query
 from spotifier.errors import InvalidInputError
+from spotifier.models import registry
 from spotifier.models.base import Recommendations, Recommender
 
 #: The most tracks one continuation returns (the challenge's 500), in the CLI and the API alike.
 MAX_K = 500
+TITLE = "title"
 
 
 def check_k(k: int) -> int:
@@ -26,10 +31,20 @@ def check_k(k: int) -> int:
     return k
 
 
+def chain_models(name: str) -> list[str]:
+    """The models the chain for `name` uses: `name`, then `title` unless `name` reads titles
+    itself (or this build has no title model)."""
+    if name == TITLE or registry.model_class(name).handles_titles:
+        return [name]
+    return [name, TITLE] if TITLE in registry.model_names() else [name]
+
+
 class FallbackChain:
     def __init__(self, primary: Recommender, title: Recommender | None = None) -> None:
         self.primary = primary
-        self.title = None if getattr(primary, "handles_titles", False) else title
+        if primary.handles_titles or (title is not None and not title.knows_titles):
+            title = None
+        self.title = title
 
     @property
     def name(self) -> str:
@@ -39,9 +54,7 @@ class FallbackChain:
         """Which link of the chain answers this query: 'model', 'title' or 'popularity'."""
         if len(query.seeds):
             return "model"
-        if query.name and (
-            self.title is not None or getattr(self.primary, "handles_titles", False)
-        ):
+        if query.name and (self.title is not None or self.primary.handles_titles):
             return "title" if self.title is not None else "model"
         return "popularity" if self.title is not None else "model"
 

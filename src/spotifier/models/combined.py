@@ -7,6 +7,7 @@ order they are ranked by `seed-ncf`'s predicted probability. Popularity back-fil
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,19 +18,18 @@ import scipy.sparse as sp
 
 from spotifier.data import Query, TrainingData
 from spotifier.models.base import ModelConfig, Recommender, Scores
+from spotifier.models.config import PositiveInt
 from spotifier.models.neural import SeedNCF, SeedNCFConfig
 from spotifier.models.seed_baseline import SeedBaseline, SeedBaselineConfig
 
 
 @dataclass(frozen=True)
-class SeedCombinedConfig(ModelConfig):
-    """neighbours: the baseline's pool size; the rest configures the seed's network."""
+class SeedCombinedConfig(SeedNCFConfig):
+    """`seed-ncf`'s settings (the network, inherited: declared once, set by the same names) and
+    the baseline's pool size."""
 
-    neighbours: int = 5
-    latent: int = 10
-    learning_rate: float = 0.001
-    epochs: int = 5
-    batch: int = 200
+    neighbours: PositiveInt = 5
+    """Most similar bank playlists pooled as candidates (the seed's 5, as in `seed-baseline`)."""
 
 
 class SeedCombined(Recommender):
@@ -37,7 +37,6 @@ class SeedCombined(Recommender):
 
     name = "seed-combined"
     config_class = SeedCombinedConfig
-    batch_size: ClassVar[int] = 64
     #: The baseline's per-query loop over the bank is slow on purpose; evaluate samples (`--sample`
     #: N asks for more).
     max_eval_queries: ClassVar[int] = 500
@@ -47,15 +46,8 @@ class SeedCombined(Recommender):
         super().__init__(config)
         cfg = self.config
         self.baseline = SeedBaseline(SeedBaselineConfig(seed=cfg.seed, neighbours=cfg.neighbours))
-        self.network = SeedNCF(
-            SeedNCFConfig(
-                seed=cfg.seed,
-                latent=cfg.latent,
-                learning_rate=cfg.learning_rate,
-                epochs=cfg.epochs,
-                batch=cfg.batch,
-            )
-        )
+        network = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(SeedNCFConfig)}
+        self.network = SeedNCF(SeedNCFConfig(**network))
 
     def _fit(self, data: TrainingData) -> None:
         self.baseline.fit(data)
@@ -81,8 +73,8 @@ class SeedCombined(Recommender):
             model.save(path / sub)
 
     def _load_extra(self, path: Path) -> None:
-        self.baseline = SeedBaseline.load(path / "baseline")  # type: ignore[assignment]
-        self.network = SeedNCF.load(path / "network")  # type: ignore[assignment]
+        self.baseline = SeedBaseline.load(path / "baseline")
+        self.network = SeedNCF.load(path / "network")
 
     def explain(self, query: Query, items: np.ndarray) -> list[str | None]:
         reasons = self.baseline.explain(query, items)

@@ -490,11 +490,13 @@ class Hybrid(Recommender):
             self.ranker.save_model(str(path / "ranker.txt"))
 
     def _load_extra(self, path: Path) -> None:
+        from spotifier.models import registry
+
         self.generators = [
-            Recommender.load(path / "generators" / name) for name in self.config.generators
+            registry.load(path / "generators" / name) for name in self.config.generators
         ]
         if (path / "title-all" / "config.json").exists():
-            self.title_model = Recommender.load(path / "title-all")
+            self.title_model = registry.load(path / "title-all")
         elif self.config.refit and "title" in self.config.generators:
             self.title_model = self._refitted_title()  # saved once, as a generator
         self.side = self._side(*self._arrays, self.popularity_counts)

@@ -14,16 +14,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from spotifier.data import Query, TrainingData
-from spotifier.errors import InvalidInputError
 from spotifier.models.base import ModelConfig, Recommender, Scores
+from spotifier.models.config import NonNegativeFloat, PositiveInt, UnitFloat
 from spotifier.models.similarity import blocked_neighbours, contributions, fold_in
 from spotifier.progress import blas_threads
 
 
 class ItemItemModel(Recommender):
     """Base of the item-item models: `similarity` (tracks x tracks CSR) is the whole state."""
-
-    batch_size = 512
 
     def __init__(self, config: ModelConfig | None = None) -> None:
         super().__init__(config)
@@ -49,24 +47,25 @@ class ItemItemModel(Recommender):
 
 @dataclass(frozen=True)
 class ItemKNNConfig(ModelConfig):
-    """Hyperparameters of `item-knn`.
+    """Settings of `item-knn`. Defaults chosen on the default world (20,000 playlists, seed 0):
+    fit on its 'default' split's training data minus 1,000 validation playlists, scored on 892
+    seeded cases cut from those (`python bench/models_bench.py tune`)."""
 
-    similarity: 'cosine' (binary co-occurrence) or 'bm25' (co-occurrence in long playlists
-    counts less, BM25 length normalisation with `k1`, `b`). damping: similarity
-    `c_ij / (n_i^(1-damping) · n_j^damping)`, so 0.5 is cosine and larger values penalise
-    popular candidates more. neighbours: kept per track.
-    Defaults chosen on the default world (20,000 playlists, seed 0): fit on its 'default' split's
-    training data minus 1,000 validation playlists, scored on 892 seeded cases cut from those
-    (`python bench/models_bench.py tune`). Damping 0 (the conditional probability P(j | i))
-    scored R-precision 0.093, 0.2 scored 0.081 and plain cosine (0.5) 0.046: the generated
-    world, like the MPD, rewards popular continuations. bm25 was slightly below cosine.
-    """
-
+    batch_size: PositiveInt = 512
+    """Queries scored at once (one sparse product each batch; sparse rows are cheap)."""
     similarity: Literal["cosine", "bm25"] = "cosine"
-    neighbours: int = 200
-    damping: float = 0.0
-    k1: float = 1.2
-    b: float = 0.75
+    """'cosine' (binary co-occurrence) or 'bm25' (co-occurrence in long playlists counts less,
+    with `k1` and `b`); bm25 scored slightly below cosine."""
+    neighbours: PositiveInt = 200
+    """Most similar tracks kept per track."""
+    damping: NonNegativeFloat = 0.0
+    """Similarity c_ij / (n_i^(1-damping) · n_j^damping): 0.5 is cosine, larger values penalise
+    popular candidates more. 0 (the conditional probability P(j | i)) scored R-precision 0.093,
+    0.2 scored 0.081 and 0.5 0.046: the generated world, like the MPD, rewards popular tracks."""
+    k1: NonNegativeFloat = 1.2
+    """BM25 saturation (with similarity 'bm25' only); the usual text-retrieval default."""
+    b: UnitFloat = 0.75
+    """BM25 length normalisation, 0 (none) to 1 (full); the usual default."""
 
 
 def bm25_row_weights(lengths: np.ndarray, k1: float, b: float) -> np.ndarray:
@@ -88,10 +87,6 @@ class ItemKNN(ItemItemModel):
 
     def _fit(self, data: TrainingData) -> None:
         cfg = self.config
-        if cfg.similarity not in ("cosine", "bm25"):
-            raise InvalidInputError(
-                f"item-knn: similarity must be cosine or bm25, not {cfg.similarity!r}"
-            )
         x = data.interactions.binary.astype(np.float32, copy=False)  # read only: no copy
         if cfg.similarity == "bm25":
             weights = bm25_row_weights(np.diff(x.indptr).astype(np.float64), cfg.k1, cfg.b)

@@ -13,13 +13,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
 
 from spotifier.data import Query, TrainingData
 from spotifier.models.base import ModelConfig, Recommender, Scores
+from spotifier.models.config import (
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    ShareFloat,
+)
 from spotifier.models.neural_net import NeuMFParams, SeedNetParams
 from spotifier.models.neural_train import (
     fold_in,
@@ -34,7 +41,6 @@ from spotifier.progress import note
 class _FoldInModel(Recommender):
     """Shared query side: fold the seeds in, then score every track with the frozen item side."""
 
-    batch_size: ClassVar[int] = 64
     net: Any
 
     def __init__(self, config: ModelConfig | None = None) -> None:
@@ -115,24 +121,34 @@ class _FoldInModel(Recommender):
 # ---------------------------------------------------------------------------------- seed-ncf
 @dataclass(frozen=True)
 class SeedNCFConfig(ModelConfig):
-    """The seed's network and training, as published (latent/lr/epochs from its sweeps).
+    """Settings of `seed-ncf`: the seed's network and training as published (latent, learning
+    rate and epochs from its sweeps); the fold-in settings are ours."""
 
-    `test_share`: the last share of playlists each lose their first (positive, negative) pair to
-    the held-out test set, as the seed did. `validation_split`: like Keras's, the last share of
-    the remaining pairs is never trained on (only scored). Fold-in settings are ours.
-    """
-
-    latent: int = 10
-    learning_rate: float = 0.001
-    epochs: int = 5
-    batch: int = 200
-    negatives: int = 1
-    test_share: float = 0.1
-    validation_split: float = 0.2
-    fold_in_steps: int = 20
-    fold_in_lr: float = 0.1
-    fold_in_reg: float = 0.01
-    fold_in_negatives: int = 200
+    batch_size: PositiveInt = 64
+    """Queries folded in and scored at once (a dense block of batch x tracks floats)."""
+    latent: PositiveInt = 10
+    """Embedding size of a playlist and of a track (the seed's sweep chose 10)."""
+    learning_rate: PositiveFloat = 0.001
+    """Adam's step size (the seed's)."""
+    epochs: PositiveInt = 5
+    """Passes over the training pairs (the seed's)."""
+    batch: PositiveInt = 200
+    """Training pairs per gradient step (the seed's)."""
+    negatives: PositiveInt = 1
+    """Random absent tracks per positive pair (the seed drew one)."""
+    test_share: ShareFloat = 0.1
+    """The last share of playlists each lose their first (positive, negatives) pairs to the
+    held-out test set whose accuracy is reported, as the seed did."""
+    validation_split: ShareFloat = 0.2
+    """Like Keras's: the last share of the remaining pairs is only scored, never trained on."""
+    fold_in_steps: NonNegativeInt = 20
+    """Adam steps fitting a new playlist's vector to its seeds (0 = the mean playlist)."""
+    fold_in_lr: PositiveFloat = 0.1
+    """Step size of the fold-in (large: a handful of steps from the mean playlist)."""
+    fold_in_reg: NonNegativeFloat = 0.01
+    """L2 pull of the folded-in vector toward the mean playlist (keeps one-seed queries sane)."""
+    fold_in_negatives: PositiveInt = 200
+    """Fixed random tracks used as the fold-in's negatives (drawn once at fit time)."""
 
 
 class SeedNCF(_FoldInModel):
@@ -222,32 +238,43 @@ class SeedNCF(_FoldInModel):
 # ---------------------------------------------------------------------------------- ncf
 @dataclass(frozen=True)
 class NCFConfig(ModelConfig):
-    """NCF after He et al. (2017): `arch` is gmf, mlp or neumf (GMF + MLP tower).
+    """Settings of `ncf`, after He et al. (2017): pointwise log loss, Adam, early stopping on
+    held-out training playlists. Defaults are sized for the demo's time budget on 2 CPU cores
+    (about 5 µs per training sample: 3 epochs x 3 samples per positive over the default world's
+    1.3M positives); He et al. used 4 negatives, batch 256 and more epochs."""
 
-    Pointwise log loss with `negatives` uniform negatives per positive, redrawn each epoch; Adam;
-    early stopping on `val_playlists` training playlists held out of the fit (their first half
-    folded in as seeds, recall@100 of the second half), keeping the best epoch's weights.
-    Defaults are sized for the demo's time budget on 2 CPU cores (about 5 µs per training
-    sample: 3 epochs x 3 samples per positive over the default world's 1.3M positives);
-    He et al. used 4 negatives, batch 256 and more epochs.
-    Only tracks in at least `min_count` training playlists are scored at query time (a track
-    seen once has an embedding trained on one playlist; the MLP tower's cost grows with it).
-    """
-
-    arch: str = "neumf"
-    factors: int = 32
-    mlp_layers: tuple[int, ...] = (32, 16, 8)
-    negatives: int = 2
-    learning_rate: float = 0.005
-    batch: int = 4096
-    epochs: int = 3
-    patience: int = 0
-    val_playlists: int = 300
-    fold_in_steps: int = 30
-    fold_in_lr: float = 0.05
-    fold_in_reg: float = 0.01
-    fold_in_negatives: int = 500
-    min_count: int = 2
+    batch_size: PositiveInt = 32
+    """Queries folded in and scored at once (the MLP tower runs over batch x tracks pairs)."""
+    arch: Literal["gmf", "mlp", "neumf"] = "neumf"
+    """gmf (dot product), mlp (a tower over both vectors) or neumf (both, He et al.'s best)."""
+    factors: PositiveInt = 32
+    """Embedding size of the GMF part (and of the MLP's input vectors)."""
+    mlp_layers: tuple[PositiveInt, ...] = (32, 16, 8)
+    """Widths of the MLP tower's layers (a halving pyramid, as in the paper)."""
+    negatives: PositiveInt = 2
+    """Uniform random absent tracks per positive, redrawn each epoch."""
+    learning_rate: PositiveFloat = 0.005
+    """Adam's step size."""
+    batch: PositiveInt = 4096
+    """Positives per gradient step (large: one CPU step costs about the same up to here)."""
+    epochs: PositiveInt = 3
+    """Most passes over the positives (early stopping may end sooner)."""
+    patience: NonNegativeInt = 0
+    """Epochs without a better validation recall before stopping (the best epoch is kept)."""
+    val_playlists: NonNegativeInt = 300
+    """Training playlists held out of the fit to pick the epoch (first half folded in as seeds,
+    recall@100 of the second half); at most a tenth of the eligible ones. 0 = no early stop."""
+    fold_in_steps: NonNegativeInt = 30
+    """Adam steps fitting a new playlist's vector to its seeds (0 = the mean playlist)."""
+    fold_in_lr: PositiveFloat = 0.05
+    """Step size of the fold-in."""
+    fold_in_reg: NonNegativeFloat = 0.01
+    """L2 pull of the folded-in vector toward the mean playlist."""
+    fold_in_negatives: PositiveInt = 500
+    """Fixed random tracks used as the fold-in's negatives (drawn once at fit time)."""
+    min_count: NonNegativeInt = 2
+    """Only tracks in at least this many training playlists are scored at query time: a track
+    seen once has an embedding trained on one playlist, and the MLP's cost grows with them."""
 
 
 class NCF(_FoldInModel):
@@ -255,14 +282,9 @@ class NCF(_FoldInModel):
 
     name = "ncf"
     config_class = NCFConfig
-    batch_size: ClassVar[int] = 32
 
     def _fit(self, data: TrainingData) -> None:
         cfg: NCFConfig = self.config  # type: ignore[assignment]
-        if cfg.arch not in ("gmf", "mlp", "neumf"):
-            from spotifier.errors import InvalidInputError
-
-            raise InvalidInputError(f"ncf: arch must be gmf, mlp or neumf, not '{cfg.arch}'")
         torch = torch_module()
         torch.manual_seed(cfg.seed)
         rng = np.random.default_rng(cfg.seed)

@@ -16,27 +16,29 @@ import scipy.sparse as sp
 
 from spotifier.data import Query, TrainingData
 from spotifier.models.base import ModelConfig, Recommender, Scores
+from spotifier.models.config import NonNegativeFloat, PositiveInt, UnitFloat
 from spotifier.models.similarity import fold_in, pack_strings, top_k_per_row, unpack_strings
 
 
 @dataclass(frozen=True)
 class PlaylistKNNConfig(ModelConfig):
-    """Hyperparameters of `playlist-knn`.
+    """Settings of `playlist-knn`. Defaults chosen on the default world (20,000 playlists, seed
+    0): fit on its 'default' split's training data minus 1,000 validation playlists, scored on
+    892 seeded challenge-like cases cut from those (`python bench/models_bench.py tune`, grid
+    neighbours 50-400 x alpha 0.5/0.8 x power 1/2: all 16 points scored R-precision
+    0.088-0.103)."""
 
-    neighbours: how many most similar playlists vote. alpha: asymmetric-cosine exponent
-    (0.5 = cosine; larger leans on the training playlist's length, penalising long ones less).
-    power: neighbour weight = similarity ** power (sharpens the vote toward the closest).
-    Defaults chosen on the default world (20,000 playlists, seed 0): fit on its 'default' split's
-    training data minus 1,000 validation playlists, scored on 892 seeded challenge-like cases cut
-    from those (`python bench/models_bench.py tune`, grid neighbours 50-400 x alpha 0.5/0.8 x
-    power 1/2). All 16 points scored R-precision 0.088-0.103; 100 / 0.8 / 1.0 had the best
-    R-precision (0.1029; NDCG 0.172 vs 0.177-0.179 for 200-400 neighbours) with half the
-    candidates of 200, and so about half the recommend time.
-    """
-
-    neighbours: int = 100
-    alpha: float = 0.8
-    power: float = 1.0
+    batch_size: PositiveInt = 128
+    """Queries scored at once (each batch's overlap with every training playlist is one block)."""
+    neighbours: PositiveInt = 100
+    """Most similar training playlists that vote. 100 had the best R-precision (0.1029) with
+    half the candidates, and so half the recommend time, of 200."""
+    alpha: UnitFloat = 0.8
+    """Asymmetric-cosine exponent, overlap / (|q|^alpha · |p|^(1-alpha)): 0.5 is cosine, larger
+    leans on the query's length and penalises long training playlists less."""
+    power: NonNegativeFloat = 1.0
+    """A neighbour's vote weight is similarity ** power (above 1 sharpens it toward the
+    closest); 2 scored no better."""
 
 
 class PlaylistKNN(Recommender):
@@ -44,7 +46,6 @@ class PlaylistKNN(Recommender):
 
     name = "playlist-knn"
     config_class = PlaylistKNNConfig
-    batch_size = 128
     config: PlaylistKNNConfig
 
     def __init__(self, config: ModelConfig | None = None) -> None:

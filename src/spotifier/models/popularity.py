@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
 from spotifier.data import Query, TrainingData
-from spotifier.models.base import Recommender, Scores
+from spotifier.models.base import ModelConfig, Recommender, Scores
+from spotifier.models.config import PositiveInt
+
+
+@dataclass(frozen=True)
+class PopularityConfig(ModelConfig):
+    """Settings of `popularity` (speed only: the list is the popularity order whatever they are)."""
+
+    max_candidates: PositiveInt = 2000
+    """Tracks each query is scored against: the most popular; the shared back-fill continues
+    past them, so a sparse head avoids a partition over the whole catalogue per query."""
 
 
 class Popularity(Recommender):
@@ -23,6 +33,8 @@ class Popularity(Recommender):
     """
 
     name = "popularity"
+    config_class = PopularityConfig
+    config: PopularityConfig
     # The baseline and the end of every fallback chain: it answers titled queries with
     # popularity too, so its evaluation row (the floor of every gap share) is pure popularity.
     handles_titles = True
@@ -30,13 +42,10 @@ class Popularity(Recommender):
     def _fit(self, data: TrainingData) -> None:
         pass
 
-    #: Candidates per query: the most popular tracks; the shared back-fill continues past them.
-    candidates: ClassVar[int] = 2000
-
     def _score(self, queries: Sequence[Query]) -> Scores:
         # Scores are the playlist counts, so the ranking is the shared popularity order. A sparse
         # block of the head avoids a partition over the whole catalogue per query.
-        top = self.popularity_order[: self.candidates]
+        top = self.popularity_order[: self.config.max_candidates]
         n = len(queries)
         return sp.csr_matrix(
             (

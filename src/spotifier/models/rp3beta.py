@@ -14,6 +14,7 @@ import scipy.sparse as sp
 
 from spotifier.data import TrainingData
 from spotifier.models.base import ModelConfig
+from spotifier.models.config import NonNegativeFloat, PositiveInt
 from spotifier.models.item_knn import ItemItemModel
 from spotifier.models.similarity import blocked_neighbours
 from spotifier.progress import blas_threads
@@ -21,22 +22,21 @@ from spotifier.progress import blas_threads
 
 @dataclass(frozen=True)
 class RP3BetaConfig(ModelConfig):
-    """Hyperparameters of `rp3beta`.
+    """Settings of `rp3beta`. Defaults chosen on the default world (20,000 playlists, seed 0;
+    260k mostly rare tracks): 892 seeded validation cases cut from 1,000 training playlists held
+    out of the fit (`python bench/models_bench.py tune`, grid alpha 0.7/1.0 x beta 0/0.15/0.3)."""
 
-    alpha: exponent on the walk's transition probabilities (1 = plain random walk).
-    beta: popularity penalty, the target's probability is divided by popularity ** beta.
-    neighbours: successors kept per track.
-    Defaults chosen on the default world (20,000 playlists, seed 0; 260k mostly rare tracks): 892
-    seeded validation cases cut from 1,000 training playlists held out of the fit (`python
-    bench/models_bench.py tune`, grid alpha 0.7/1.0 x beta 0/0.15/0.3). alpha 0.7, beta 0 scored
-    R-precision 0.099 (beta 0.15: 0.090, 0.3: 0.066; alpha 1: 0.082); the literature's
-    alpha 1, beta 0.5 scored 0.017, below popularity (0.028): on a long-tailed catalogue a
-    popularity penalty ranks one-off tracks first. Raise beta for more novel lists.
-    """
-
-    alpha: float = 0.7
-    beta: float = 0.0
-    neighbours: int = 200
+    batch_size: PositiveInt = 512
+    """Queries scored at once (one sparse product each batch; sparse rows are cheap)."""
+    alpha: NonNegativeFloat = 0.7
+    """Exponent on the walk's transition probabilities (1 = a plain random walk); 0.7 scored
+    R-precision 0.099 against alpha 1's 0.082."""
+    beta: NonNegativeFloat = 0.0
+    """Popularity penalty: a target's probability is divided by popularity ** beta. 0.15 scored
+    0.090 and 0.3 0.066; the literature's alpha 1, beta 0.5 scored 0.017, below popularity: on a
+    long-tailed catalogue the penalty ranks one-off tracks first. Raise it for novel lists."""
+    neighbours: PositiveInt = 200
+    """Strongest successors kept per track."""
 
 
 class RP3Beta(ItemItemModel):

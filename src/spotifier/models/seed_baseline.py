@@ -23,13 +23,17 @@ import scipy.sparse as sp
 
 from spotifier.data import Query, TrainingData
 from spotifier.models.base import ModelConfig, Recommender, Scores
+from spotifier.models.config import PositiveInt
 
 
 @dataclass(frozen=True)
 class SeedBaselineConfig(ModelConfig):
-    """neighbours: how many most-similar playlists are pooled (the seed used 5)."""
+    """Settings of `seed-baseline` (the seed's own values)."""
 
-    neighbours: int = 5
+    batch_size: PositiveInt = 64
+    """Queries scored at once (each is a Python loop over the bank; small batches show progress)."""
+    neighbours: PositiveInt = 5
+    """Most similar bank playlists pooled as candidates (the seed used 5)."""
 
 
 def dice(query: Counter[int], query_len: int, bank: Counter[int], bank_len: int) -> float:
@@ -53,7 +57,6 @@ class SeedBaseline(Recommender):
 
     name = "seed-baseline"
     config_class = SeedBaselineConfig
-    batch_size = 64
     #: The evaluator samples at most this many queries for this model unless `--sample` asks more.
     max_eval_queries: ClassVar[int] = 500
     config: SeedBaselineConfig

@@ -19,46 +19,46 @@ import scipy.sparse as sp
 from spotifier.data import Query, TrainingData
 from spotifier.errors import require
 from spotifier.models.base import ModelConfig, Recommender, Scores
+from spotifier.models.config import NonNegativeFloat, NonNegativeInt, PositiveInt
 from spotifier.models.similarity import pack_strings, top_k_per_row, unpack_strings
 from spotifier.mpd import normalize_name
 
 
 @dataclass(frozen=True)
 class TitleConfig(ModelConfig):
-    """Hyperparameters of `title`.
+    """Settings of `title`. Defaults chosen on the default world (20,000 playlists, seed 0):
+    title-only validation cases cut from training playlists held out of the fit (`python
+    bench/models_bench.py tune`, grid neighbours 20/50/100 x power 1/2/4 x group_exponent
+    0/0.5/1, then prior 0.5-50 x group_exponent 0/0.5 x power 2/4 on 300 cases cut with
+    `validation_cases(data, 3000, seed=1)`)."""
 
-    ngram_min, ngram_max: character n-gram lengths (inside word boundaries).
-    neighbours: distinct training titles that vote. power: vote weight = cosine ** power.
-    group_exponent: a title's profile is track counts / (playlists with that title) ** exponent
-    (1 = frequencies; below 1 trusts titles shared by many playlists more).
-    profile_tracks: each title keeps only its most frequent tracks (0 = all); this bounds the
-    candidates per query, and so the time, on worlds where a title is shared by many playlists.
-    Defaults chosen on the default world (20,000 playlists, seed 0): 100 title-only validation
-    cases cut from 1,000 training playlists held out of the fit (`python bench/models_bench.py
-    tune`, grid neighbours 20/50/100 x power 1/2/4 x group_exponent 0/0.5/1). power 4 with
-    exponent 0.5 was best (R-precision 0.067 vs 0.047-0.066); neighbours barely mattered.
-    profile_tracks 2000 kept R-precision (0.0668) and NDCG (0.1177 vs 0.1179 for all) at a third
-    of the recommend time.
-    prior, prior_tracks: smoothing towards popularity. Each of the `prior_tracks` most popular
-    tracks gets `prior x (its playlist count / the top track's)` added to its title votes, so a
-    title shared by few playlists (a personal title such as "Megan Sugar") is answered mostly by
-    popularity and a title shared by many ("country") by its playlists. With the generator's
-    final titles (many personal ones), plain title votes scored below popularity on title-only
-    playlists; on 300 title-only validation cases cut from the default world's training data
-    (`validation_cases(data, 3000, seed=1)`): popularity R-precision 0.0096 / NDCG 0.0346 /
-    clicks 26.8; prior 0: 0.0098 / 0.0312 / 30.2; prior 8 with group_exponent 0 (raw counts, so
-    large groups outweigh the prior): 0.0131 / 0.0435 / 22.8, the best of prior 0.5-50 x
-    group_exponent 0/0.5 x power 2/4. Hence prior 8, group_exponent 0.
-    """
+    ngram_min: PositiveInt = 2
+    """Shortest character n-gram (inside word boundaries) compared between titles."""
+    ngram_max: PositiveInt = 4
+    """Longest character n-gram; at least `ngram_min`."""
+    neighbours: PositiveInt = 50
+    """Distinct training titles that vote (20, 50 and 100 barely differed)."""
+    power: NonNegativeFloat = 4.0
+    """A title's vote weight is cosine ** power; 4 was best (R-precision 0.067 vs 0.047-0.066)."""
+    group_exponent: NonNegativeFloat = 0.0
+    """A title's profile is track counts / (playlists with that title) ** exponent: 1 gives
+    frequencies, 0 raw counts, so titles shared by many playlists outweigh the prior (best with
+    prior 8)."""
+    profile_tracks: NonNegativeInt = 2000
+    """Each title keeps only its most frequent tracks (0 = all): this bounds the candidates, and
+    so the time, where a title is shared by many playlists; 2,000 kept the metrics (R-precision
+    0.0668, NDCG 0.1177 vs 0.1179 for all) at a third of the recommend time."""
+    prior: NonNegativeFloat = 8.0
+    """Smoothing toward popularity: each of the `prior_tracks` most popular tracks gets prior x
+    (its playlist count / the top track's) added to its votes, so a personal title ("Megan
+    Sugar") is answered mostly by popularity and "country" by its playlists. Prior 8: R-precision
+    0.0131 / NDCG 0.0435 against popularity's 0.0096 / 0.0346 and no prior's 0.0098 / 0.0312."""
+    prior_tracks: NonNegativeInt = 2000
+    """How many of the most popular tracks the prior covers."""
 
-    ngram_min: int = 2
-    ngram_max: int = 4
-    neighbours: int = 50
-    power: float = 4.0
-    group_exponent: float = 0.0
-    profile_tracks: int = 2000
-    prior: float = 8.0
-    prior_tracks: int = 2000
+    def check(self) -> None:
+        if self.ngram_max < self.ngram_min:
+            raise self.reject("ngram_max", f"at least ngram_min ({self.ngram_min})")
 
 
 class TitleModel(Recommender):
@@ -67,7 +67,6 @@ class TitleModel(Recommender):
     name = "title"
     config_class = TitleConfig
     handles_titles = True
-    batch_size = 256
     config: TitleConfig
 
     def __init__(self, config: ModelConfig | None = None) -> None:
@@ -132,6 +131,11 @@ class TitleModel(Recommender):
             vectorizer.idf_ = self.idf
             self._vectorizer = vectorizer
         return self._vectorizer
+
+    @property
+    def knows_titles(self) -> bool:
+        """False when every training title was blank: the model can only answer popularity."""
+        return self.profiles.shape[0] > 0
 
     @property
     def titles(self) -> list[str]:

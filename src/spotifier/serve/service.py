@@ -150,17 +150,10 @@ def default_model_names(home: Home, split: str | None = None) -> list[str]:
 
 
 def ensure_trained(home: Home, names: Sequence[str], split: str | None = None) -> list[str]:
-    """The model names to serve (the default rule when empty), each trained and saved if missing
-    (with the title model their fallback chain needs)."""
+    """The model names to serve (the default rule when empty), each (with its fallback chain)
+    trained first if missing or stale (`persist.ensure_trained`)."""
     names = list(dict.fromkeys(names)) or default_model_names(home, split)
-    for name in names:
-        registry.model_class(name)  # unknown names fail before any work
-    needed = list(names)
-    if "title" in registry.model_names():
-        needed.append("title")
-    for name in dict.fromkeys(needed):
-        if not (home.model_dir(name, split) / "meta.json").exists():
-            persist.get_or_train(home, name, split)
+    persist.ensure_trained(home, names, split)
     return names
 
 

@@ -147,12 +147,13 @@ def train_als(
     from spotifier.models.als import ALS
     from spotifier.models.base import parse_overrides
 
-    config = parse_overrides(ALS.config_class, overrides or [])
+    config = parse_overrides(ALS.config_class, overrides or [], owner="als")
     data, _ = persist.load_training(home, split)
     note(f"fitting als with Spark MLlib ({master or 'spark-submit master'})")
     started = time.perf_counter()
     model = fit_als(data, config, master, memory)  # type: ignore[arg-type]
     fit_seconds = time.perf_counter() - started
+    persist.check_scores(model, data)  # a broken fit never replaces the saved model
     target = persist.save(home, model, split, data, fit_seconds)
     record_engine(target, master)
     return model
