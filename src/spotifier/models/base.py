@@ -378,6 +378,9 @@ def _read_arrays(arrays_file: Path) -> dict[str, Any]:
     if not arrays_file.exists():
         raise DamagedModelError(arrays_file, "is missing")
     try:
+        with open(arrays_file, "rb") as fh:
+            if fh.read(4) != b"PK\x03\x04":  # np.load would try anything else as a pickle
+                raise DamagedModelError(arrays_file, "is damaged (not an .npz archive)")
         with np.load(arrays_file, allow_pickle=False) as npz:
             return unpack_arrays({key: npz[key] for key in npz.files})
     except ValueError as exc:
