@@ -40,11 +40,7 @@ LAYERS: list[set[str]] = [
 
 #: Edges that break the rules today, each with who removes it. Delete an entry once it is gone
 #: (the test fails on an entry that no longer exists, so the list cannot go stale).
-KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {
-    # `Recommender.load` imports the registry to dispatch on config.json's model name: the
-    # project's one import circle. `i17-config` moves dispatch into `registry.load(path)`.
-    ("spotifier.models.base", "spotifier.models.registry"): "i17-config",
-}
+KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {}
 
 
 def module_name(path: Path) -> str:

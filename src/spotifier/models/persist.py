@@ -6,9 +6,8 @@ interrupted training never leaves a half-written model, and a fit that fails or 
 NaN or infinite never replaces the saved one.
 
 The one "load the model or train it" policy lives here (`ensure_trained`, `load_chain`): a model
-is trained (with a notice) when it is missing or stale, i.e. trained on other data than the
-split's current build (or, without a split, than the store now holds). The CLI, the evaluation
-harness and the server all use it.
+is trained (with a notice) when it is missing or stale, i.e. trained on another build of the
+split than the current one. The CLI, the evaluation harness and the server all use it.
 """
 
 from __future__ import annotations
@@ -140,10 +139,6 @@ def save(
         "n_playlists": data.interactions.n_playlists,
         "n_tracks": data.n_tracks,
     }
-    if split is None:
-        stored = _store_fingerprint(home)
-        if stored is not None:
-            meta["store_fingerprint"] = stored
     # Figures a model measured while fitting (e.g. seed-ncf's held-out pair accuracy).
     report = getattr(model, "report", None)
     if isinstance(report, dict) and report:
@@ -169,15 +164,6 @@ def _saving(target: Path) -> Iterator[None]:
             if leftover != lock and leftover.is_dir():
                 shutil.rmtree(leftover, ignore_errors=True)
         yield
-
-
-def _store_fingerprint(home: Home) -> str | None:
-    """The store's fingerprint, or None without a store (a model trained from given data)."""
-    if not home.store_path.exists():
-        return None
-    from spotifier import store
-
-    return store.store_fingerprint(home)
 
 
 def _retrain_hint(name: str, split: str | None) -> str:
@@ -215,21 +201,18 @@ def stale_reason(home: Home, name: str, split: str | None = None) -> str | None:
     """Why the saved model `name` no longer fits its training data, or None if it does.
 
     On a split: it was trained on another build of the split (a rebuilt split holds out other
-    tracks, so evaluating an old model on it would leak). Without one: on another store than
-    the home now holds. Models saved before fingerprints were recorded count as fresh.
+    tracks, so evaluating an old model on it would leak). On the whole store a model older than
+    the store is still served: tracks ingested after it are unknown tracks to it (CLI and API
+    alike), and retraining is the user's call (`spotifier train NAME`).
     """
     meta = read_meta(home, name, split)
-    if split is not None:
-        from spotifier import split as splits
-
-        expected = splits.read_meta(home, split).get("training_fingerprint")
-        if expected and meta.get("data_fingerprint") != expected:
-            return f"was trained on an older build of split '{split}'"
+    if split is None:
         return None
-    recorded = meta.get("store_fingerprint")
-    current = _store_fingerprint(home)
-    if recorded and current is not None and recorded != current:
-        return "was trained on an older store"
+    from spotifier import split as splits
+
+    expected = splits.read_meta(home, split).get("training_fingerprint")
+    if expected and meta.get("data_fingerprint") != expected:
+        return f"was trained on an older build of split '{split}'"
     return None
 
 
