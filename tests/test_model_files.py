@@ -172,6 +172,26 @@ def test_a_killed_save_leaves_no_temporary_folder_after_the_next(home: Home, tin
     assert sorted(p.name for p in models.iterdir() if p.is_dir()) == [".als.k1ll3d", "item-knn"]
 
 
+def test_a_save_killed_between_its_renames_gets_the_old_model_back(
+    home: Home, tiny_world, monkeypatch
+) -> None:
+    """`kill -9` after atomic_dir moved the model aside and before it moved the new one in leaves
+    only `.item-knn.old`: the next save puts it back before anything else, so that a failed
+    save still leaves a model."""
+    target = home.model_dir("item-knn")
+    before = _saved_bytes(home)
+    target.rename(target.with_name(".item-knn.old"))
+
+    def broken(self: ItemKNN, path: Path) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ItemKNN, "save", broken)
+    with pytest.raises(OSError, match="disk full"):
+        persist.save(home, ItemKNN().fit(tiny_world), None, tiny_world, 0.0)
+    assert _saved_bytes(home) == before
+    assert not target.with_name(".item-knn.old").exists()
+
+
 # ------------------------------------------------------------------ registry and extras
 def test_a_model_whose_extra_is_missing_is_listed_and_refused_before_work(monkeypatch) -> None:
     real = registry._installed

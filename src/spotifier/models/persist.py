@@ -160,6 +160,9 @@ def _saving(target: Path) -> Iterator[None]:
     lock = target.parent / f".{target.name}.lock"
     with open(lock, "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
+        previous = target.with_name(f".{target.name}.old")
+        if previous.is_dir() and not target.exists():
+            previous.rename(target)  # killed between atomic_dir's two renames: the model is back
         for leftover in target.parent.glob(f".{target.name}.*"):
             if leftover != lock and leftover.is_dir():
                 shutil.rmtree(leftover, ignore_errors=True)
