@@ -270,13 +270,13 @@ def test_cli_bad_settings_and_damaged_files_are_one_line_each(tmp_path: Path) ->
     assert _cli(home, "train", "title").returncode == 0  # so the chain needs no training notice
     (home / "models" / "item-knn" / "arrays.npz").write_bytes(b"")
     empty = _cli(home, "recommend", "-m", "item-knn", "--track", "spotify:track:" + "0" * 22)
-    assert empty.returncode == 2, empty.stderr
+    assert empty.returncode == 6, empty.stderr
     (line,) = empty.stderr.strip().splitlines()
     assert "arrays.npz is damaged" in line and line.endswith(HINT)
 
     (home / "models" / "item-knn" / "meta.json").write_text("{garbage")
     garbage = _cli(home, "recommend", "-m", "item-knn", "--name", "rock")
-    assert garbage.returncode == 2
+    assert garbage.returncode == 6
     (line,) = garbage.stderr.strip().splitlines()
     assert "meta.json is not readable JSON" in line and "Traceback" not in garbage.stderr
 

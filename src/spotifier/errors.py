@@ -69,6 +69,17 @@ class DamagedFileError(SpotifierError):
     exit_code = ExitCode.DAMAGED
 
 
+class DamagedModelError(DamagedFileError):
+    """A saved model's file is missing, truncated or not what the model saved; names the file."""
+
+    def __init__(self, file: object, problem: str, hint: str = "train the model again") -> None:
+        self.file, self.problem = file, problem
+        super().__init__(f"{file} {problem}; {hint}")
+
+    def with_hint(self, hint: str) -> DamagedModelError:
+        return DamagedModelError(self.file, self.problem, hint)
+
+
 class FileSystemError(SpotifierError):
     """The file system refused a read or write (permissions, read-only home, disk full)."""
 
@@ -83,14 +94,3 @@ def require(module: str, extra: str) -> object:
         return importlib.import_module(module)
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise MissingExtraError(module.split(".")[0], extra) from exc
-
-
-class DamagedModelError(InvalidInputError):
-    """A saved model's file is missing, truncated or not what the model saved; names the file."""
-
-    def __init__(self, file: object, problem: str, hint: str = "train the model again") -> None:
-        self.file, self.problem = file, problem
-        super().__init__(f"{file} {problem}; {hint}")
-
-    def with_hint(self, hint: str) -> DamagedModelError:
-        return DamagedModelError(self.file, self.problem, hint)

@@ -350,6 +350,8 @@ def read_config_file(config_file: Path) -> tuple[str, dict[str, Any]]:
         raise DamagedModelError(config_file, "is missing")
     try:
         spec = json.loads(config_file.read_text(encoding="utf-8"))
+    except PermissionError:
+        raise
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise DamagedModelError(config_file, f"is not readable JSON ({exc})") from exc
     if (
@@ -387,6 +389,8 @@ def _read_arrays(arrays_file: Path) -> dict[str, Any]:
         if "allow_pickle" in str(exc):
             raise DamagedModelError(arrays_file, "holds Python objects (never loaded)") from exc
         raise DamagedModelError(arrays_file, f"is damaged ({exc})") from exc
+    except PermissionError:
+        raise  # not damage: the file system's refusal (the CLI says so)
     except (OSError, EOFError, KeyError, TypeError, zipfile.BadZipFile) as exc:
         raise DamagedModelError(arrays_file, f"is damaged ({type(exc).__name__}: {exc})") from exc
 

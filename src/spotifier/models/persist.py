@@ -180,6 +180,8 @@ def read_meta(home: Home, name: str, split: str | None = None) -> dict[str, Any]
         raise NotFoundError(f"model '{name}' is not trained (no {path})")
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
+    except PermissionError:
+        raise
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise DamagedModelError(path, "is not readable JSON", _retrain_hint(name, split)) from exc
     if not isinstance(meta, dict) or meta.get("model") != name:
