@@ -191,6 +191,29 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(PARTIAL_EXIT)
 
     @app.command()
+    def export(
+        ctx: typer.Context,
+        out: Path = typer.Argument(..., help="A new folder to write."),
+        fmt: str = typer.Option(
+            "parquet", "--format", help="parquet or csv (tables), or mpd (JSON slices)."
+        ),
+        json_out: bool = typer.Option(False, "--json", help="Print the counts as JSON."),
+    ) -> None:
+        """Write the store as tables (entries with names, playlists, tracks, artists, albums)
+        that pandas, Spark and DuckDB read, or as MPD slices; `ingest OUT` reads it back."""
+        from spotifier.store.export import export as run_export
+
+        counts = run_export(home_of(ctx), out, fmt)
+        if json_out:
+            print_json({"out": str(out), "format": fmt, **counts})
+            return
+        console.print(
+            f"wrote {counts['playlists']:,} playlists ({counts['entries']:,} entries) to {out}",
+            highlight=False,
+            markup=False,
+        )
+
+    @app.command()
     def stats(
         ctx: typer.Context,
         json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
