@@ -98,7 +98,13 @@ class TitleModel(Recommender):
         inter = data.interactions
         normalized = np.array([normalize_name(str(t)) for t in inter.titles.tolist()], dtype=object)
         titled = np.flatnonzero(normalized != "")
-        distinct, group = np.unique(normalized[titled].astype(str), return_inverse=True)
+        # Grouped through a dict, not `np.unique(... .astype(str))`: a fixed-width string array
+        # pads every title to the longest one (a 50 MB title asked for 190 GiB). Same sorted
+        # order (code points) and groups as before.
+        values = normalized[titled].tolist()
+        distinct = sorted(set(values))
+        index = {title: i for i, title in enumerate(distinct)}
+        group = np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values))
         membership = sp.csr_matrix(
             (np.ones(len(titled), dtype=np.float32), (group, titled)),
             shape=(len(distinct), inter.n_playlists),
@@ -109,8 +115,8 @@ class TitleModel(Recommender):
         self.profiles = sp.csr_matrix(sp.diags(scale) @ counts, dtype=np.float32)
         if self.config.profile_tracks > 0:
             self.profiles = top_k_per_row(self.profiles, self.config.profile_tracks)
-        self.title_bytes, self.title_offsets = pack_strings(distinct.tolist())
-        self._titles = distinct.tolist()
+        self.title_bytes, self.title_offsets = pack_strings(distinct)
+        self._titles = list(distinct)
         if len(distinct):
             vectorizer = self._new_vectorizer()
             self.title_vectors = sp.csr_matrix(
