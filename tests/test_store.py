@@ -443,3 +443,54 @@ def test_a_hash_clash_falls_back_to_an_exact_lookup(
     report = ingest(tmp_path / "h", tmp_path / "w", workers=1)
     assert (report.playlists, report.invalid_playlists) == (4, 1)
     assert dump(tmp_path / "h") == dump(tmp_path / "clean")
+
+
+def _children(pid: int) -> set[int]:
+    """Live processes whose parent is `pid` (from /proc)."""
+    out = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.add(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGTERM"])
+def test_parser_workers_die_with_their_parent(signal_name: str) -> None:
+    import signal
+    import time
+
+    script = (
+        "import sys, time\n"
+        "from spotifier.store.pipeline import _start_parsers\n"
+        "pool = _start_parsers(2)\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None and parent.stdout.readline().strip() == "ready"
+        workers = _children(parent.pid)
+        assert len(workers) >= 2
+        parent.send_signal(getattr(signal, signal_name))
+        parent.wait(timeout=30)
+        for _ in range(300):  # bounded: up to ~30 s for the workers to notice
+            if not any(_alive(w) for w in workers):
+                break
+            time.sleep(0.1)
+        assert not any(_alive(w) for w in workers)
+    finally:
+        parent.kill()
+        parent.wait(timeout=30)
