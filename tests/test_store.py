@@ -474,8 +474,8 @@ def test_parser_workers_die_with_their_parent(signal_name: str) -> None:
 
     script = (
         "import sys, time\n"
-        "from spotifier.store.pipeline import _start_parsers\n"
-        "pool = _start_parsers(2)\n"
+        "from spotifier.store.parsers import start_parsers\n"
+        "pool = start_parsers(2)\n"
         "print('ready', flush=True)\n"
         "time.sleep(120)\n"
     )

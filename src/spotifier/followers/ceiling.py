@@ -27,7 +27,7 @@ NOISE_SD = 0.4  # the Normal(0, 0.4) term of log s in the generator's docstring
 
 def _eta(table: FollowersTable, dominant_effect: np.ndarray) -> np.ndarray:
     """The generator's log-scale follower scale without its noise term."""
-    from spotifier.synth.sampler import follower_log_scale
+    from spotifier.synth.playlist_fields import follower_log_scale
 
     x = table.seed_x
     collaborative, n_artists, lengths = x[:, 0], x[:, 3], np.maximum(x[:, 5], 1.0)
@@ -53,7 +53,7 @@ def expected_raw(eta: np.ndarray, nodes: int = 32) -> np.ndarray:
 
 def expected_log(eta: np.ndarray, draws: int = 128, seed: int = 0) -> np.ndarray:
     """E[log1p(1 + floor(s·X))] by Monte Carlo (fixed seed), in chunks."""
-    from spotifier.synth.sampler import FOLLOWER_ALPHA
+    from spotifier.synth.playlist_fields import FOLLOWER_ALPHA
 
     rng = np.random.default_rng(seed)
     out = np.empty(len(eta))

@@ -19,17 +19,14 @@ import hashlib
 import shutil
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import orjson
 
 from spotifier.errors import InvalidInputError
 from spotifier.home import Home
 from spotifier.progress import note
+from spotifier.spark.store_load import load_into_store, publish, record_rejected, scalar, sql_path
 from spotifier.store import INVALID_FILE, IngestReport
-from spotifier.store.schema import record_source_kind
 
 EXAMPLES = 5  # as many example problems as the DuckDB ingest reports
 
@@ -83,14 +80,14 @@ def _read_known(spark: Any, con: Any, staging: Path) -> dict[str, DataFrame]:
     schemas["pids"] = "pid long"
     out = {}
     for name, query in queries.items():
-        if _scalar(con, f"SELECT count(*) FROM ({query})") == 0:
+        if scalar(con, f"SELECT count(*) FROM ({query})") == 0:
             columns = [c.split() for c in schemas[name].split(", ")]
             out[name] = spark.range(0).select(
                 *[F.lit(None).cast(kind).alias(col) for col, kind in columns]
             )
             continue
         target = staging / f"known_{name}.parquet"
-        con.execute(f"COPY ({query}) TO {_sql_path(target)} (FORMAT PARQUET)")
+        con.execute(f"COPY ({query}) TO {sql_path(target)} (FORMAT PARQUET)")
         out[name] = spark.read.schema(schemas[name]).parquet(str(target))
     return out
 
@@ -259,7 +256,7 @@ def ingest(
             staging.mkdir(parents=True)
             try:
                 _run(spark, con, home, todo, digests, staging, strict, report)
-                _publish(staging, parquet_dir(home))
+                publish(staging, parquet_dir(home))
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
             report.slices_ingested = len(todo)
@@ -324,7 +321,7 @@ def _run(
             f"{first['file']}: pid {first['pid']}: {first['problem']} "
             "(--strict: nothing was ingested)"
         )
-    _record_rejected(home, flagged, report)
+    record_rejected(home, flagged, report)
 
     valid = playlists.where(F.col("problem").isNull())
     entries = candidates.join(
@@ -332,7 +329,7 @@ def _run(
         ["file_order", "slice_row"],
         "left_anti",
     ).cache()
-    offsets = {table: _scalar(con, f"SELECT count(*) FROM {table}") for table in _KNOWN}
+    offsets = {table: scalar(con, f"SELECT count(*) FROM {table}") for table in _KNOWN}
     artists = _new_ids(
         entries, known["artists"], offsets["artists"], "artist_uri", "artist_idx", ["artist_name"]
     )
@@ -389,7 +386,7 @@ def _run(
     ).write.partitionBy("pid_bucket").parquet(str(staging / "entries"))
     per_file = {row["file"]: row["count"] for row in valid.groupBy("file").count().collect()}
     note("loading the Parquet files into the store")
-    _load_into_store(con, staging, files, digests, per_file, report)
+    load_into_store(con, staging, files, digests, per_file, report)
 
 
 def _unreadable(exc: Exception) -> Exception:
@@ -401,94 +398,3 @@ def _unreadable(exc: Exception) -> Exception:
         return exc
     name = match.group(1).rsplit("/", 1)[-1]
     return InvalidInputError(f"{name}: cannot read (corrupt or truncated?)")
-
-
-def _record_rejected(home: Home, bad: list[Any], report: IngestReport) -> None:
-    """Count the skipped playlists, keep examples, append them to invalid_playlists.jsonl."""
-    if not bad:
-        return
-    path = home.root / INVALID_FILE
-    with path.open("ab") as fh:
-        for row in bad:
-            field, _, message = str(row["problem"]).partition(": ")
-            line = {
-                "file": row["file"],
-                "index": row["slice_row"],
-                "pid": row["pid"],
-                "violations": [{"field": field, "message": message}],
-            }
-            fh.write(orjson.dumps(line) + b"\n")
-    report.invalid_playlists = len(bad)
-    report.invalid_list = str(path)
-    report.examples = [f"{r['file']}: pid {r['pid']}: {r['problem']}" for r in bad[:EXAMPLES]]
-
-
-def _load_into_store(
-    con: Any,
-    staging: Path,
-    files: list[Path],
-    digests: dict[Path, str],
-    per_file: dict[str, int],
-    report: IngestReport,
-) -> None:
-    """One DuckDB transaction: the new rows from Parquet, then the slices registry."""
-    from spotifier.spark.frames import name_of
-
-    def scan(name: str) -> str:
-        pattern = _sql_path(staging / name / "**" / "*.parquet")
-        return f"read_parquet({pattern}, hive_partitioning = false)"
-
-    inserts = {
-        "artists": "artist_idx, artist_uri, artist_name",
-        "albums": "album_idx, album_uri, album_name, artist_idx",
-        "tracks": "track_idx, track_uri, track_name, artist_idx, album_idx, duration_ms",
-        "playlists": "pid, name, description, collaborative, modified_at, num_tracks, "
-        "num_albums, num_artists, num_followers, num_edits, duration_ms, "
-        "CAST(pid AS VARCHAR) AS playlist_id",
-        "entries": "pid, pos, track_idx",
-    }
-    order = {"artists": "artist_idx", "albums": "album_idx", "tracks": "track_idx"}
-    order |= {"playlists": "pid", "entries": "pid, pos"}
-    now = datetime.now(UTC).replace(tzinfo=None)
-    con.begin()
-    try:
-        for table, columns in inserts.items():
-            con.execute(
-                f"INSERT INTO {table} BY NAME SELECT {columns} FROM {scan(table)} "
-                f"ORDER BY {order[table]}"
-            )
-        for f in files:
-            con.execute(
-                "INSERT INTO slices VALUES (?, ?, ?, ?)",
-                [f.name, digests[f], per_file.get(name_of(str(f)), 0), now],
-            )
-        record_source_kind(con, "mpd")
-        report.playlists = _scalar(con, f"SELECT count(*) FROM {scan('playlists')}")
-        report.entries = _scalar(con, f"SELECT count(*) FROM {scan('entries')}")
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
-
-
-def _sql_path(path: Path) -> str:
-    """A path as a DuckDB string literal (quotes doubled).
-
-    >>> _sql_path(Path("/tmp/it's"))
-    "'/tmp/it''s'"
-    """
-    return "'" + str(path).replace("'", "''") + "'"
-
-
-def _scalar(con: Any, query: str) -> int:
-    row = con.execute(query).fetchone()
-    return int(row[0]) if row else 0
-
-
-def _publish(staging: Path, root: Path) -> None:
-    """Move the batch's partitioned playlists and entries under `home/parquet/<table>/`."""
-    for table in ("playlists", "entries"):
-        for part in (staging / table).glob("pid_bucket=*/*.parquet"):
-            target = root / table / part.parent.name / part.name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            part.replace(target)

@@ -31,6 +31,7 @@ from spotifier.mpd.validate import (
     validate_info,
     validate_playlist,
 )
+from spotifier.synth.sampler import unique_per_row
 
 _PLAYLIST_GETTERS = [itemgetter(key) for key in PLAYLIST_FIELDS]
 _TRACK_GETTERS = [itemgetter(key) for key in TRACK_FIELDS]
@@ -114,7 +115,7 @@ KINDS = (
 def hash_sql(uri: str, name: str) -> str:
     """DuckDB select-list of `uri_hashes`: two 64-bit hashes of the URI (`a`, `b`: together the
     URI's key), one of the name (`n`) and whether the name is missing (`missing`). The store's
-    rows are hashed with the same expression (`pipeline._Vocabulary`)."""
+    rows are hashed with the same expression (`vocabulary.Vocabulary`)."""
     return (
         f"hash({uri}) AS a, hash({uri} || '\x01') AS b, hash({name}) AS n, "
         f"{name} IS NULL AS missing"
@@ -187,14 +188,6 @@ def _first_rows(codes: np.ndarray) -> np.ndarray:
     return np.flatnonzero(new)
 
 
-def _distinct_per_row(row: np.ndarray, codes: np.ndarray, n: int) -> np.ndarray:
-    """How many distinct codes each row holds."""
-    key = np.sort(row.astype(np.int64) << 32 | codes)
-    first = np.ones(len(key), dtype=bool)
-    first[1:] = key[1:] != key[:-1]
-    return np.bincount(key[first] >> 32, minlength=n)
-
-
 def _encode(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
     enc = values.dictionary_encode()
     return enc.indices.to_numpy().astype(np.int32), enc.dictionary
@@ -259,8 +252,8 @@ def build_columns(
     a_code, a_dict = _encode(artist_uri)
     b_code, b_dict = _encode(album_uri)
     per_row = {
-        "num_albums": _distinct_per_row(row, b_code, n),
-        "num_artists": _distinct_per_row(row, a_code, n),
+        "num_albums": unique_per_row(b_code, starts),
+        "num_artists": unique_per_row(a_code, starts),
         "duration_ms": np.bincount(row, weights=durations, minlength=n).astype(np.int64),
     }
     for key, value in per_row.items():

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spotifier.mpd.format import LATEST_MODIFIED_AT, normalize_name
+from spotifier.mpd.format import LATEST_MODIFIED_AT
 from spotifier.synth.catalog import N_EPOCHS, Catalog, draw, grouped_keys
-from spotifier.synth.names import descriptions, noise_titles
+from spotifier.synth.playlist_fields import DAY, draw_edits, draw_followers, draw_titles
 from spotifier.synth.tastes import (
     N_CELLS,
     N_GENRES,
@@ -32,7 +32,6 @@ from spotifier.synth.tastes import (
     taste_prevalence,
 )
 
-DAY = 86_400
 SPAN_DAYS = (LATEST_MODIFIED_AT - 1262304000) // DAY  # 2010-01-01 … 2017-11-01
 #: days back from 2017-11-01 to each January 1st (2010 … 2017): gives a playlist's year
 _YEAR_START_DAYS_BACK = np.array(
@@ -42,16 +41,11 @@ _YEAR_START_DAYS_BACK = np.array(
 
 LENGTH_MU, LENGTH_SIGMA = 3.96, 1.0
 MODIFIED_MEAN_DAYS = 420.0
-TASTE_TITLE_SHARE = 0.25
 #: personal titles: index i of a 28,000-phrase vocabulary with P(i) ∝ (i + 30)^-1 (Zipf-Mandelbrot:
 #: a flat head, so no personal title outranks the genre titles, and ~17k at N = 1M)
 NOISE_VOCABULARY, NOISE_OFFSET, NOISE_ZIPF = 28_000, 30.0, 1.0
 REPEAT_SHARE = 0.35
 ANCHOR_POWER = 0.6
-COLLABORATIVE_SHARE = 0.02
-DESCRIPTION_SHARE = 0.019
-FOLLOWER_ALPHA = 2.0
-FOLLOWER_SCALE = 0.95
 #: followers: log-scale effects of each taste as the playlist's dominant taste
 TASTE_FOLLOW = {"party": 0.35, "workout": 0.3, "rap": 0.25, "throwback": 0.2, "chill": 0.15,
                 "christmas": -0.3, "sleep": -0.2, "worship": 0.1}  # fmt: skip
@@ -207,12 +201,12 @@ def sample_slice(world: World, first_pid: int, n: int, slice_index: int) -> Slic
     entries, offsets = _entries(world, rng, n, epoch, cell_w, lengths, lam, a_rows, anchor_artist,
                                 anchor_w, anchor_offsets)  # fmt: skip
     entries, offsets = _fix_small(world, rng, entries, offsets, epoch, cell_w, lam)
-    names, descs, collaborative = _titles(world, rng, n, first_pid, dominant)
+    names, descs, collaborative = draw_titles(world, rng, n, first_pid, dominant)
     lengths = np.diff(offsets)
     n_artists = unique_per_row(c.track_artist[entries], offsets)
-    followers = _followers(world, rng, lengths, n_artists, collaborative, modified_at, dominant,
+    followers = draw_followers(world, rng, lengths, n_artists, collaborative, modified_at, dominant,
                            np.isin(np.arange(n), list(descs)))  # fmt: skip
-    edits = _edits(rng, lengths)
+    edits = draw_edits(rng, lengths)
     return SliceDraw(
         pids=np.arange(first_pid, first_pid + n, dtype=np.int64),
         names=names,
@@ -388,93 +382,3 @@ def _repeats(rng: np.random.Generator, tracks: np.ndarray, offsets: np.ndarray) 
             dst = src + 1 + int(u[j, 2 * r + 1] * (hi - src - 1))
             tracks[dst] = tracks[src]
     return tracks
-
-
-_VARIANTS = 10
-
-
-def _variant(title: str, v: int) -> str:
-    """A raw spelling of a normalized title (case and punctuation only)."""
-    if v < 4:
-        return title
-    if v < 7:
-        return title.title()
-    if v == 7:
-        return title.upper()
-    if v == 8:
-        return title.capitalize() + "!"
-    return title.capitalize()
-
-
-def _titles(
-    world: World, rng: np.random.Generator, n: int, first_pid: int, dominant: np.ndarray
-) -> tuple[list[str], dict[int, str], np.ndarray]:
-    from_taste = rng.random(n) < TASTE_TITLE_SHARE
-    u = rng.random(n)
-    variant = rng.integers(0, _VARIANTS, n)
-    noise_ids = np.searchsorted(world.noise_cdf, rng.random(n), side="right")
-    noise = noise_titles(noise_ids[~from_taste], world.seed)
-    noise_iter = iter(noise)
-    names = []
-    for i in range(n):
-        if from_taste[i]:
-            cum, titles = world.title_tables[dominant[i]]
-            j = min(int(np.searchsorted(cum, u[i], side="right")), len(titles) - 1)
-            names.append(_variant(titles[j], int(variant[i])))
-        else:
-            names.append(next(noise_iter))
-    has_desc = np.flatnonzero(rng.random(n) < DESCRIPTION_SHARE)
-    desc_text = descriptions(first_pid + has_desc, world.seed, [names[i] for i in has_desc])
-    collaborative = rng.random(n) < COLLABORATIVE_SHARE
-    return names, dict(zip(has_desc.tolist(), desc_text, strict=True)), collaborative
-
-
-def follower_log_scale(
-    lengths: np.ndarray,
-    n_artists: np.ndarray,
-    collaborative: np.ndarray,
-    has_description: np.ndarray,
-    modified_at: np.ndarray,
-) -> np.ndarray:
-    """The feature part of log s, the followers' Lomax scale (the taste effect and noise are
-    added by the sampler). The followers study's noise ceiling uses this same function."""
-    age_years = (LATEST_MODIFIED_AT - modified_at) / (365.25 * DAY)
-    return (
-        math.log(FOLLOWER_SCALE)
-        + 0.35 * np.log(lengths / 50.0)
-        - 0.8 * (n_artists / lengths - 0.6)
-        + 0.6 * collaborative
-        + 0.9 * has_description
-        + 0.12 * age_years
-    )
-
-
-def _followers(
-    world: World,
-    rng: np.random.Generator,
-    lengths: np.ndarray,
-    n_artists: np.ndarray,
-    collaborative: np.ndarray,
-    modified_at: np.ndarray,
-    dominant: np.ndarray,
-    has_description: np.ndarray,
-) -> np.ndarray:
-    """num_followers = 1 + floor(s · (U^(-1/alpha) - 1)), a Lomax draw whose scale s depends on
-    the playlist (see `generate`'s docstring for the relation)."""
-    log_s = follower_log_scale(lengths, n_artists, collaborative, has_description, modified_at) + (
-        world.taste_follow[dominant] + rng.normal(0.0, 0.4, len(lengths))
-    )
-    u = 1.0 - rng.random(len(lengths))
-    x = np.exp(log_s) * (u ** (-1.0 / FOLLOWER_ALPHA) - 1.0)
-    return 1 + np.floor(np.minimum(x, 1e6)).astype(np.int64)
-
-
-def _edits(rng: np.random.Generator, lengths: np.ndarray) -> np.ndarray:
-    """num_edits: 1 + negative binomial (shape 2) with a mean that grows with length."""
-    mean = 1.2 + 0.09 * lengths**0.9
-    lam = rng.gamma(2.0, mean / 2.0)
-    return 1 + rng.poisson(lam)
-
-
-def normalized_titles(names: list[str]) -> list[str]:
-    return [normalize_name(name) for name in names]
