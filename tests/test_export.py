@@ -83,4 +83,5 @@ def test_export_through_the_cli(world_home: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["playlists"] == 1500
     again = runner.invoke(app, ["--home", str(world_home), "export", str(out)])
-    assert again.exit_code == 2 and "not an empty folder" in str(again.exception or again.output)
+    assert isinstance(again.exception, InvalidInputError)  # exit 2 through `main`
+    assert "not an empty folder" in str(again.exception)

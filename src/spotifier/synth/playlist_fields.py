@@ -8,15 +8,22 @@ study's noise ceiling.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 
 from spotifier.mpd.format import LATEST_MODIFIED_AT, normalize_name
 from spotifier.synth.names import descriptions, noise_titles
 
-if TYPE_CHECKING:
-    from spotifier.synth.sampler import World
+
+class World(Protocol):
+    """What these draws read of `sampler.World` (a protocol: no import back into `sampler`)."""
+
+    seed: int
+    noise_cdf: np.ndarray
+    title_tables: list[Any]
+    taste_follow: np.ndarray
+
 
 DAY = 86_400
 TASTE_TITLE_SHARE = 0.25
