@@ -247,6 +247,7 @@ def test_report_says_what_the_data_lacks(homes, spotifier, tmp_path) -> None:
     assert not {"followers", "edits", "modified", "top_titles"} & images
     assert "(no title)" in page and "user " in page  # examples: the playlist's own id
     assert "wh-" in page  # tracks without names: their ids
+    assert "own playlists as tables" in page
 
 
 def test_the_followers_study_names_what_the_data_lacks(homes, spotifier) -> None:

@@ -1,7 +1,8 @@
 """The in-memory shapes every part shares: interactions, the catalogue, training data, queries.
 
-External ids (URIs, pids) live only in `Catalog` and `Interactions.pids`; everything else speaks
-int32 track indices and CSR matrices.
+External ids live only in `Catalog` (track, artist and album ids) and `Interactions.pids` (the
+store's int pids; the users' own playlist ids come from `spotifier.store.load_playlist_ids`
+at the edges); everything else speaks int32 track indices and CSR matrices.
 
     >>> inter = Interactions.from_lists([[0, 1, 1], [2, 0]], n_tracks=3)
     >>> inter.playlist(0).tolist()

@@ -182,13 +182,20 @@ def followers_result(home: Home) -> dict[str, Any] | None:
 
 
 def source_description(home: Home) -> str:
+    """Where the stored playlists came from, for the page's header."""
     from spotifier import store
+    from spotifier.store.schema import source_kind
 
     try:
         root = store.source_root(home)
+        with store.connect(home, read_only=True) as con:
+            kind = source_kind(con)
     except Exception:
         return "unknown"
+    shape = {"tabular": "own playlists as tables", "mixed": "MPD slices and tables"}.get(
+        kind or "", "MPD slices"
+    )
     if root is None:
-        return "unknown"
+        return shape if kind else "unknown"
     generated = (Path(root) / "truth").exists()
-    return f"{root} ({'generated world' if generated else 'MPD slices'})"
+    return f"{root} ({'generated world, ' if generated else ''}{shape})"
