@@ -406,6 +406,9 @@ def test_usage_errors_are_one_line(tmp_path: Path) -> None:
         (["tune", "item-knn", "--playlists", "-5"], "--playlists"),
         (["tune", "no-such-model"], "unknown model"),
         (["evaluate", "popularity", "no-such-model"], "unknown model"),
+        (["split", "--seed", "-1"], "--seed"),
+        (["tune", "item-knn", "--seed", "-1"], "--seed"),
+        (["demo", "--seed", "-1"], "--seed"),
     ],
 )
 def test_arguments_are_checked_before_any_work(

@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
         playlists: int = typer.Option(
             20_000, "--playlists", help="Size of the generated world (the default world: 20,000)."
         ),
-        seed: int = typer.Option(0, "--seed", help="Generator seed."),
+        seed: int = typer.Option(0, "--seed", min=0, help="Generator seed."),
         models: str | None = typer.Option(
             None, "--models", help="Comma-separated models to train and evaluate (default: all)."
         ),

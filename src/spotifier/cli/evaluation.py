@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
             help="challenge: playlists held out (multiple of 10, at most 10% of the store); "
             "hide-first: the sample size (90% bank, 10% test).",
         ),
-        seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same split)."),
+        seed: int = typer.Option(0, "--seed", min=0, help="Random seed (same seed, same split)."),
         protocol: str = typer.Option("challenge", "--protocol", help="challenge or hide-first."),
         as_json: bool = typer.Option(False, "--json", help="Print the split's meta as JSON."),
     ) -> None:

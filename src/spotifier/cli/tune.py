@@ -41,7 +41,9 @@ def register(app: typer.Typer) -> None:
         playlists: int = typer.Option(
             1000, "--playlists", help="Training playlists cut into validation cases."
         ),
-        seed: int = typer.Option(0, "--seed", help="Seed for choosing validation playlists."),
+        seed: int = typer.Option(
+            0, "--seed", min=0, help="Seed for choosing validation playlists."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print the result table as JSON."),
     ) -> None:
         """Sweep a model's hyperparameters on validation playlists cut from the training data;
