@@ -550,3 +550,11 @@ def test_an_interrupt_between_the_renames_keeps_the_previous_folder(
         (tmp / "arrays.npz").write_bytes(b"new")
     assert (target / "arrays.npz").read_bytes() == b"previous"
     assert [p.name for p in tmp_path.iterdir()] == ["model"]
+
+
+def test_no_arguments_prints_the_help_and_no_error_line() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "spotifier"], capture_output=True, text=True, timeout=60
+    )
+    assert "Usage" in done.stdout and "error" not in done.stderr
+    assert done.returncode in (ExitCode.OK, ExitCode.BAD_INPUT)  # click's choice: 2

@@ -126,6 +126,8 @@ def _run() -> None:
         message = getattr(exc, "format_message", None)  # click's errors (typer vendors click)
         exit_code = getattr(exc, "exit_code", None)
         if callable(message) and isinstance(exit_code, int) and not isinstance(exc, SpotifierError):
+            if type(exc).__name__ == "NoArgsIsHelpError":  # typer has printed the help already
+                sys.exit(exit_code)
             command = getattr(getattr(exc, "ctx", None), "command_path", None)
             hint = f" (see: {command} --help)" if command else ""
             fail(f"{message()}{hint}", exit_code)
