@@ -114,6 +114,7 @@ def _as_reader(home: Path) -> str | None:
 def test_a_read_only_home_still_reads_and_refuses_writes_in_one_line(world: Path) -> None:
     home = Path(tempfile.mkdtemp(prefix="spotifier-ro-")) / "home"
     shutil.copytree(world / "home", home)
+    shutil.rmtree(home / "matrices")  # the cache cannot be written: it is built in memory
     try:
         user = _as_reader(home)
         stats = spotifier("--home", str(home), "stats", "--json", user=user)
@@ -558,3 +559,14 @@ def test_no_arguments_prints_the_help_and_no_error_line() -> None:
     )
     assert "Usage" in done.stdout and "error" not in done.stderr
     assert done.returncode in (ExitCode.OK, ExitCode.BAD_INPUT)  # click's choice: 2
+
+
+def test_a_truncated_cache_is_built_again(world: Path, tmp_path: Path) -> None:
+    home = copy_home(world, tmp_path)
+    (cache,) = (home / "matrices").glob("catalog-*.npz")  # what `recommend` reads
+    cache.write_bytes(cache.read_bytes()[:100])
+    done = spotifier("--home", str(home), "recommend", "-m", "popularity", "-k", "2", "--json")
+    assert done.returncode == 0, done.stderr
+    import zipfile
+
+    assert zipfile.is_zipfile(cache)

@@ -9,7 +9,10 @@ UTF-8 bytes plus offsets: `np.load(..., allow_pickle=False)` always works.
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import io
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -122,12 +125,26 @@ def _interactions_arrays(con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray
 
 def _cache_or_build(
     home: Home, kind: str, build: Callable[[duckdb.DuckDBPyConnection], dict[str, np.ndarray]]
-) -> Path:
-    """The `.npz` of `kind` for the store's current content, built from the store if missing."""
+) -> Path | io.BytesIO:
+    """The `.npz` of `kind` for the store's current content, built from the store if missing.
+
+    A cache file that is not a whole zip (truncated) is built again. In a home the user may only
+    read, the cache is built in memory instead: reading commands keep working there.
+    """
     with connect(home) as con:
         path = _cached(home, kind, _fingerprint(con))
-        if not path.exists():
-            _save(path, build(con))
+        if path.exists() and zipfile.is_zipfile(path):
+            return path
+        arrays = build(con)
+    try:
+        _save(path, arrays)
+    except OSError as exc:
+        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)  # type: ignore[arg-type]
+        buffer.seek(0)
+        return buffer
     return path
 
 
