@@ -570,3 +570,17 @@ def test_a_truncated_cache_is_built_again(world: Path, tmp_path: Path) -> None:
     import zipfile
 
     assert zipfile.is_zipfile(cache)
+
+
+@pytest.mark.parametrize("where", ["a_file", "inside_a_file", "not_utf8"])
+def test_export_out_is_checked_first(world: Path, tmp_path: Path, where: str) -> None:
+    home = copy_home(world, tmp_path)
+    (tmp_path / "a_file").write_text("mine")
+    out = {
+        "a_file": tmp_path / "a_file",
+        "inside_a_file": tmp_path / "a_file" / "export",
+        "not_utf8": Path(os.fsdecode(bytes(tmp_path) + b"/ex\xff")),
+    }[where]
+    done = spotifier("--home", str(home), "export", str(out))
+    one_line(done, ExitCode.BAD_INPUT, "OUT")
+    assert (tmp_path / "a_file").read_text() == "mine"

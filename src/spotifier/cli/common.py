@@ -80,6 +80,7 @@ def output_folder(path: Path, option: str) -> Path:
 
 
 def _check_folder(folder: Path, option: str, target: Path) -> None:
+    text_argument(str(target), option)  # DuckDB cannot write to a path that is not UTF-8
     existing = _nearest_existing(folder)
     if not existing.is_dir():
         raise InvalidInputError(f"{option} {target}: {existing} is a file, not a folder")

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from spotifier.cli.common import console, home_of, print_json
+from spotifier.cli.common import console, home_of, output_folder, print_json
 from spotifier.errors import ExitCode, InvalidInputError
 from spotifier.progress import stderr
 
@@ -203,7 +203,9 @@ def register(app: typer.Typer) -> None:
         that pandas, Spark and DuckDB read, or as MPD slices; `ingest OUT` reads it back."""
         from spotifier.store.export import export as run_export
 
-        counts = run_export(home_of(ctx), out, fmt)
+        home = home_of(ctx)
+        output_folder(out, "OUT")  # before the store is read
+        counts = run_export(home, out, fmt)
         if json_out:
             print_json({"out": str(out), "format": fmt, **counts})
             return
