@@ -109,19 +109,21 @@ def test_the_cache_follows_the_store(homes, tmp_path) -> None:
     home.mkdir()
     shutil.copy(homes["names"] / "store.duckdb", home / "store.duckdb")
     before = store.load_catalog(home)
-    assert "track_name" in before.fields and before.track_names[0]
-    assert store.load_catalog(home).track_names[0] == before.track_names[0]  # from the cache
-    with duckdb.connect(str(home / "store.duckdb")) as con:
-        con.execute("UPDATE tracks SET track_name = NULL")
-    after = store.load_catalog(home)
-    assert "track_name" not in after.fields and set(after.track_names.tolist()) == {""}
-    assert len(list((home / "matrices").glob("catalog-*.npz"))) == 1  # the stale one removed
-    with duckdb.connect(str(home / "store.duckdb")) as con:
-        con.execute("UPDATE meta SET value = 'mixed' WHERE key = 'source_kind'")
     fingerprint = store.store_fingerprint(home)
-    with duckdb.connect(str(home / "store.duckdb")) as con:
-        con.execute("UPDATE meta SET value = 'tabular' WHERE key = 'source_kind'")
-    assert store.store_fingerprint(home) != fingerprint
+    assert store.load_catalog(home).track_names[0] == before.track_names[0]  # from the cache
+    changes = (
+        "UPDATE meta SET value = 'mixed' WHERE key = 'source_kind'",  # a migration, a new kind
+        "INSERT INTO slices VALUES ('more.csv', 'abc', 1, now())",  # a file committed
+        "DELETE FROM entries WHERE pid = 0",  # rows undone
+    )
+    seen = {fingerprint}
+    for change in changes:
+        with duckdb.connect(str(home / "store.duckdb")) as con:
+            con.execute(change)
+        seen.add(store.store_fingerprint(home))
+        store.load_catalog(home)
+        assert len(list((home / "matrices").glob("catalog-*.npz"))) == 1  # stale ones removed
+    assert len(seen) == len(changes) + 1
 
 
 def test_gaps_in_artist_indices_stay_aligned(homes, tmp_path) -> None:

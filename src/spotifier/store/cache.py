@@ -1,10 +1,10 @@
 """Interactions and catalogue built from the store with Arrow/numpy, cached as `.npz`.
 
 The cache lives in `home/matrices/` under a fingerprint of the store's content: the `slices`
-table (every committed file), the `meta` table (schema version, source kind), the row counts and
-the optional fields present, so it is rebuilt when an ingest commits (or a strict ingest undoes)
-a file, when a store is migrated, or when a field is filled or cleared. Strings are stored as
-UTF-8 bytes plus offsets: `np.load(..., allow_pickle=False)` always works.
+table (every committed file), the `meta` table (schema version, source kind) and the row counts,
+so it is rebuilt when an ingest commits (or a strict ingest undoes) a file or a store is
+migrated: nothing else in Spotifier changes a store. Strings are stored as UTF-8 bytes plus
+offsets: `np.load(..., allow_pickle=False)` always works.
 """
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ def _fingerprint(con: duckdb.DuckDBPyConnection) -> str:
     for table in ("playlists", "entries", "tracks", "artists", "albums"):
         (count,) = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0]
         h.update(f"{table}\0{count}\n".encode())
-    h.update(",".join(sorted(present_fields(con))).encode())
     return h.hexdigest()
 
 

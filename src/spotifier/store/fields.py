@@ -41,21 +41,21 @@ OPTIONAL_FIELDS: frozenset[str] = frozenset(
     }
 )
 
-# field -> (table, SQL expression counting the rows that hold it)
-_COUNTS: dict[str, tuple[str, str]] = {
-    "title": ("playlists", "count(NULLIF(trim(name), ''))"),
-    "description": ("playlists", "count(NULLIF(trim(description), ''))"),
-    "tags": ("playlists", "count(*) FILTER (WHERE len(tags) > 0)"),
-    "num_followers": ("playlists", "count(num_followers)"),
-    "modified_at": ("playlists", "count(modified_at)"),
-    "collaborative": ("playlists", "count(collaborative)"),
-    "num_edits": ("playlists", "count(num_edits)"),
-    "artist": ("tracks", "count(artist_idx)"),
-    "album": ("tracks", "count(album_idx)"),
-    "track_name": ("tracks", "count(NULLIF(trim(track_name), ''))"),
-    "duration_ms": ("tracks", "count(duration_ms)"),
-    "artist_name": ("artists", "count(NULLIF(trim(artist_name), ''))"),
-    "album_name": ("albums", "count(NULLIF(trim(album_name), ''))"),
+# field -> (table, SQL condition of a row that holds it)
+_HOLDS: dict[str, tuple[str, str]] = {
+    "title": ("playlists", "name IS NOT NULL AND trim(name) <> ''"),
+    "description": ("playlists", "description IS NOT NULL AND trim(description) <> ''"),
+    "tags": ("playlists", "len(tags) > 0"),
+    "num_followers": ("playlists", "num_followers IS NOT NULL"),
+    "modified_at": ("playlists", "modified_at IS NOT NULL"),
+    "collaborative": ("playlists", "collaborative IS NOT NULL"),
+    "num_edits": ("playlists", "num_edits IS NOT NULL"),
+    "artist": ("tracks", "artist_idx IS NOT NULL"),
+    "album": ("tracks", "album_idx IS NOT NULL"),
+    "track_name": ("tracks", "track_name IS NOT NULL AND trim(track_name) <> ''"),
+    "duration_ms": ("tracks", "duration_ms IS NOT NULL"),
+    "artist_name": ("artists", "artist_name IS NOT NULL AND trim(artist_name) <> ''"),
+    "album_name": ("albums", "album_name IS NOT NULL AND trim(album_name) <> ''"),
 }
 
 #: How a missing field reads in a sentence ("no titles in this data").
@@ -96,26 +96,33 @@ def present_fields(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
     """The optional fields (of `OPTIONAL_FIELDS`) with at least one value in this store.
 
     "spotify_uris" is present when the store has tracks and every track id is a Spotify track URI
-    (what `challenge` and `verify` need). One scan per table.
+    (what `challenge` and `verify` need). Each check stops at the first row that settles it, so
+    asking costs milliseconds even on the full MPD.
     """
+    from spotifier.store.schema import source_kind
+
     present: set[str] = set()
-    by_table: dict[str, list[str]] = {}
-    for field, (table, _) in _COUNTS.items():
-        by_table.setdefault(table, []).append(field)
-    for table, fields in by_table.items():
+    for table in ("playlists", "tracks", "artists", "albums"):
         have = columns(con, table)
-        usable = [f for f in fields if _column_of(f) in have]
+        usable = [f for f, (t, _) in _HOLDS.items() if t == table and _column_of(f) in have]
         if not usable:
             continue
-        sql = ", ".join(_COUNTS[f][1] for f in usable)
-        row: Any = con.execute(f"SELECT {sql} FROM {table}").fetchall()[0]
-        present.update(f for f, n in zip(usable, row, strict=True) if n)
+        sql = ", ".join(f"EXISTS (SELECT 1 FROM {table} WHERE {_HOLDS[f][1]})" for f in usable)
+        row: Any = con.execute(f"SELECT {sql}").fetchall()[0]
+        present.update(f for f, held in zip(usable, row, strict=True) if held)
     if "track_uri" in columns(con, "tracks"):
+        # MPD slices are validated as Spotify URIs on ingest: only other sources need a look.
+        mpd = source_kind(con) == "mpd"
         row = con.execute(
-            "SELECT count(*), count(*) FILTER (WHERE starts_with(track_uri, 'spotify:track:')) "
-            "FROM tracks"
+            "SELECT EXISTS (SELECT 1 FROM tracks), "
+            + (
+                "false"
+                if mpd
+                else "EXISTS (SELECT 1 FROM tracks WHERE track_uri IS NULL "
+                "OR NOT starts_with(track_uri, 'spotify:track:'))"
+            )
         ).fetchall()[0]
-        if row[0] and row[0] == row[1]:
+        if row[0] and not row[1]:
             present.add("spotify_uris")
     return frozenset(present)
 
