@@ -51,7 +51,8 @@ def _fingerprint(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def store_fingerprint(home: Home | str | Path) -> str:
-    """A short hash of what the store holds (its slice registry); changes on every ingest."""
+    """A short hash of what the store holds (committed files, meta, row counts); changes on
+    every ingest and migration."""
     with connect(_home(home)) as con:
         return _fingerprint(con)
 
