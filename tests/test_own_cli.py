@@ -255,3 +255,51 @@ def test_the_followers_study_names_what_the_data_lacks(homes, spotifier) -> None
     lines = err.strip().splitlines()
     assert code != 0 and len(lines) == 1
     assert "no follower counts in this data" in lines[0] and "no edit counts" in lines[0]
+
+
+# --------------------------------------------------------------------------- real tabular ingest
+@pytest.mark.slow
+def test_the_pipeline_on_tables_ingested_by_the_cli(spotifier, tmp_path) -> None:
+    """A warehouse table (ids only) and a names-only CSV, through the real `ingest --map`."""
+    import duckdb
+
+    from spotifier.synth import generate
+
+    generate(tmp_path / "gen", 300, 9, fmt="parquet")
+    source = f"'{tmp_path / 'gen' / 'data'}/*.parquet'"
+    bare, names = tmp_path / "bare.parquet", tmp_path / "names.csv"
+    duckdb.sql(
+        f"COPY (SELECT 'wh/' || playlist AS playlist_id, 'T' || hash(track) AS track_id, "
+        f"position FROM {source}) TO '{bare}'"
+    )
+    duckdb.sql(
+        f"COPY (SELECT 'u' || (CAST(playlist AS INT) % 9) AS user_id, artist_name AS artistname, "
+        f"track_name AS trackname, 'pl ' || playlist AS playlistname FROM {source} "
+        f"ORDER BY CAST(playlist AS INT), position) TO '{names}'"
+    )
+    maps = {
+        "bare": [str(bare), "--map", "playlist=playlist_id", "--map", "track=track_id"],
+        "names": [
+            str(names),
+            *("--map", "playlist=user_id,playlistname"),
+            *("--map", "track_name=trackname", "--map", "artist_name=artistname"),
+        ],
+    }
+    for kind, args in maps.items():
+        home = tmp_path / kind
+        assert spotifier(home, "ingest", *args)[0] == 0
+        code, out, err = spotifier(home, "stats", "--json")
+        stats = json.loads(out)
+        assert stats["unique_titles"] is None and stats["unique_albums"] is None
+        assert (stats["unique_artists"] is None) == (kind == "bare")
+        code, out, err = spotifier(home, "split", "--playlists", "20", "--json")
+        assert code == 0 and json.loads(out)["categories"] == {"4": 10, "6": 10}, err
+        code, out, err = spotifier(home, "evaluate", "item-knn", "--json")
+        assert code == 0, err
+        assert json.loads(out)["artist_credit"] == ("none" if kind == "bare" else "all")
+    catalog_name = json.loads(spotifier(tmp_path / "names", "stats", "--json")[1])["top_tracks"][0]
+    typed = f"{catalog_name['artist']} — {catalog_name['name']}"
+    code, out, err = spotifier(
+        tmp_path / "names", "recommend", "-m", "item-knn", "--track", typed, "--json"
+    )
+    assert code == 0 and json.loads(out)["seeds"] == 1, err
