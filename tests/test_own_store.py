@@ -10,6 +10,8 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
 from own_fixtures import NAMES_ONLY_DROP, generated_home, own_store, playlist_id, version_1
@@ -17,6 +19,7 @@ from own_fixtures import NAMES_ONLY_DROP, generated_home, own_store, playlist_id
 from spotifier import store
 from spotifier.data import TrainingData
 from spotifier.store.fields import OPTIONAL_FIELDS, describe_absent, present_fields
+from spotifier.store.names import normalize, split_name
 
 
 @pytest.fixture(scope="module")
@@ -140,3 +143,20 @@ def test_gaps_in_artist_indices_stay_aligned(homes, tmp_path) -> None:
     lost = np.flatnonzero(full.track_artist == 1)
     assert (catalog.track_artist[lost] == -1).all()
     assert catalog.artist_name(int(lost[0])) == ""
+
+
+_letters = st.characters(blacklist_categories=("Cs", "Z", "Cc"), blacklist_characters="-—–")
+_name = st.lists(st.text(_letters, min_size=1, max_size=12), min_size=1, max_size=4).map(" ".join)
+
+
+@given(_name, _name, st.sampled_from([" — ", "—", " – ", " - ", "  —  "]))
+def test_every_artist_track_reading_is_found(artist, track, separator) -> None:
+    assert (artist, track) in split_name(f" {artist}{separator}{track} ")
+
+
+@given(st.text(max_size=40))
+def test_normalize_is_idempotent_and_ignores_case_and_spacing(text) -> None:
+    once = normalize(text)
+    assert normalize(once) == once
+    assert normalize(f"  {text.upper()}  ") == normalize(text.upper())
+    assert "  " not in once and once == once.strip()
