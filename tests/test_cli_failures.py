@@ -149,7 +149,14 @@ def _empty(path: Path) -> None:
     path.write_bytes(b"")
 
 
-@pytest.mark.parametrize("damage", [_truncate, _flip_bits, _empty], ids=lambda f: f.__name__)
+def _a_folder(path: Path) -> None:
+    path.unlink()
+    path.mkdir()
+
+
+@pytest.mark.parametrize(
+    "damage", [_truncate, _flip_bits, _empty, _a_folder], ids=lambda f: f.__name__
+)
 @pytest.mark.parametrize("command", [["stats", "--json"], ["recommend", "-m", "popularity"]])
 def test_a_damaged_store_says_ingest_again(
     world: Path, tmp_path: Path, damage, command: list[str]
@@ -158,7 +165,7 @@ def test_a_damaged_store_says_ingest_again(
     shutil.rmtree(home / "matrices")  # force reading the store itself
     damage(home / "store.duckdb")
     done = spotifier("--home", str(home), *command)
-    one_line(done, ExitCode.DAMAGED, str(home / "store.duckdb"), "damaged", "ingest again")
+    one_line(done, ExitCode.DAMAGED, str(home / "store.duckdb"), "ingest again into a new home")
 
 
 def test_a_duckdb_file_without_the_store_tables_is_not_a_store(tmp_path: Path) -> None:

@@ -62,6 +62,8 @@ def store_error(path: Path, exc: BaseException) -> SpotifierError:
         )
     if "no space left" in lower:
         return FileSystemError(f"{path}: the disk is full; free some space and run it again")
+    if "is a directory" in lower:
+        return DamagedFileError(f"{path} is a folder, not a store; ingest again into a new home")
     if is_damage(exc):
         if isinstance(exc, duckdb.CatalogException):
             return DamagedFileError(
