@@ -178,6 +178,7 @@ async function refresh() {
     });
     if (seq !== refreshSeq) return;
     renderContinuation(body, performance.now() - started);
+    showResult(body, request); // results.js: copy, download, compare
   } catch (err) {
     if (seq === refreshSeq) $("status").textContent = `error: ${err.message}`;
   } finally {
