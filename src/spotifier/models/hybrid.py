@@ -515,6 +515,9 @@ class Hybrid(Recommender):
                     f"({self.ranker.num_feature()} ranker features, {expected} now); "
                     "train it again: spotifier train hybrid"
                 )
+            from spotifier.models.ranker_native import native_ranker  # compiled trees
+
+            self.ranker = native_ranker(self.ranker, [self.config.cascade_trees])
 
     def explain(self, query: Query, items: np.ndarray) -> list[str | None]:
         lists = hf.generate(self.generators, [query], self.config.candidates)

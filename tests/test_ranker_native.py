@@ -1,0 +1,121 @@
+"""The hybrid's ranker compiled to native code: LightGBM's own scores, and the same lists."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from spotifier.data import Interactions, Query, TrainingData
+from spotifier.models import create, registry
+from spotifier.models import ranker_native as rn
+
+pytest.importorskip("lleaves")
+lightgbm = pytest.importorskip("lightgbm")
+
+#: A hybrid small enough to fit in seconds, with a cascade that bites: 10 trees for every
+#: candidate, the other 30 for each query's best 20.
+SMALL = [
+    "generators=item-knn,title,popularity",
+    "candidates=40",
+    "val_playlists=150",
+    "n_estimators=40",
+    "negatives=20",
+    "cascade_trees=10",
+    "cascade_keep=20",
+]
+
+
+def three_tastes(n_playlists: int = 300) -> TrainingData:
+    """Playlists drawn from one of three 30-track tastes, titled by taste, head-heavy."""
+    rng = np.random.default_rng(11)
+    p = 1.0 / np.arange(1, 31)
+    p /= p.sum()
+    taste = np.arange(n_playlists) % 3
+    playlists = [
+        (30 * t + rng.choice(30, size=int(rng.integers(10, 25)), replace=False, p=p)).tolist()
+        for t in taste
+    ]
+    titles = [["jazz", "metal", "focus"][t] for t in taste]
+    inter = Interactions.from_lists(playlists, n_tracks=90, titles=titles)
+    return TrainingData(inter, (np.arange(90) // 6).astype(np.int32), np.arange(90) // 3)
+
+
+@pytest.fixture(scope="module")
+def booster():
+    """A small lambdarank model on features with NaNs, as the hybrid's are."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(3000, 12)).astype(np.float32)
+    x[rng.random(x.shape) < 0.2] = np.nan
+    y = (np.nan_to_num(x[:, 0]) + np.nan_to_num(x[:, 1]) + rng.normal(size=len(x)) > 1) * 2.0
+    params = {"objective": "lambdarank", "num_leaves": 15, "verbose": -1, "num_threads": 1}
+    return lightgbm.train(params, lightgbm.Dataset(x, y, group=[100] * 30), num_boost_round=40)
+
+
+def rows(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 12)).astype(np.float32) * 2
+    x[rng.random(x.shape) < 0.25] = np.nan
+    return x
+
+
+def test_compiled_spans_match_lightgbm_within_1e5(booster) -> None:
+    ranker = rn.native_ranker(booster, [10], background=False)
+    assert isinstance(ranker, rn.NativeRanker)
+    assert set(ranker.spans) == {(0, 10), (10, 40), (0, 40)}  # the cascade's calls, all compiled
+    for x in (rows(700, 1), rn.probe_rows(booster, 300, seed=9)):
+        for kwargs in ({}, {"num_iteration": 10}, {"start_iteration": 10, "num_iteration": 30}):
+            ours = ranker.predict(x, num_threads=1, **kwargs)
+            theirs = booster.predict(x, num_threads=1, **kwargs)
+            assert np.max(np.abs(ours - theirs)) <= 1e-5
+            assert np.array_equal(ours, theirs)  # summed in LightGBM's order: the same bits
+
+
+def test_a_span_not_compiled_is_answered_by_lightgbm(booster) -> None:
+    ranker = rn.NativeRanker(booster, [])  # nothing compiled (yet)
+    x = rows(50, 2)
+    got = ranker.predict(x, start_iteration=5, num_iteration=7)
+    assert np.array_equal(got, booster.predict(x, start_iteration=5, num_iteration=7))
+    assert ranker.num_feature() == 12 and ranker.current_iteration() == 40
+
+
+def test_a_span_that_disagrees_with_lightgbm_is_not_used(booster, monkeypatch) -> None:
+    class Off:
+        def __init__(self, model) -> None:
+            self.model = model
+
+        def predict(self, x, n_jobs=1):
+            return self.model.predict(x, n_jobs=n_jobs) + 1e-3
+
+    real = rn.compile_span
+    monkeypatch.setattr(rn, "compile_span", lambda *args: Off(real(*args)))
+    ranker = rn.native_ranker(booster, [10], background=False)
+    assert ranker.spans == {} and ranker.wait(0)
+
+
+def test_the_compiler_can_be_turned_off(booster, monkeypatch) -> None:
+    monkeypatch.setenv("SPOTIFIER_NATIVE_RANKER", "0")
+    assert rn.native_ranker(booster, [10]) is booster
+
+
+def test_a_loaded_hybrid_gives_the_same_lists_with_compiled_trees(tmp_path, monkeypatch) -> None:
+    world = three_tastes()
+    model = create("hybrid", SMALL).fit(world)
+    model.save(tmp_path)
+    monkeypatch.setenv("SPOTIFIER_NATIVE_RANKER", "0")
+    plain = registry.load(tmp_path)
+    monkeypatch.delenv("SPOTIFIER_NATIVE_RANKER")
+    native = registry.load(tmp_path)
+    assert isinstance(native.ranker, rn.NativeRanker)  # type: ignore[attr-defined]
+    assert native.ranker.wait(120)  # type: ignore[attr-defined]
+    assert len(native.ranker.spans) == 3  # type: ignore[attr-defined]
+    inter = world.interactions
+    queries = [
+        Query(seeds=inter.playlist(r)[:n].astype(np.int64), name=str(inter.titles[r]))
+        for r, n in zip(range(0, 300, 5), itertools.cycle([1, 5, 10]), strict=False)
+    ]
+    want, got = plain.recommend(queries, k=30), native.recommend(queries, k=30)
+    for i in range(len(queries)):
+        assert np.array_equal(want.row(i)[0], got.row(i)[0])
+        assert np.array_equal(want.row(i)[1], got.row(i)[1])
