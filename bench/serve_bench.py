@@ -343,6 +343,12 @@ def main() -> None:
     parser.add_argument(
         "--clients", nargs="+", choices=["lean", "httpx"], default=["lean", "httpx"]
     )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="repeat every level this many times, interleaved"
+    )
+    parser.add_argument(
+        "--settle", type=float, default=0.0, help="seconds to wait once the server is up"
+    )
     parser.add_argument("--before", help="also serve from this git revision's src/ (same run)")
     parser.add_argument(
         "--no-record", action="store_true", help="print only; do not append to RESULTS.md"
@@ -392,16 +398,25 @@ def main() -> None:
                     startup = server.wait()
                     commands.append(f"{label}: `{server.command}` (up in {startup:.1f} s)")
                     print(f"server up in {startup:.1f} s: {server.command}", flush=True)
+                    if args.settle:  # e.g. the hybrid's ranker compiling in the background
+                        time.sleep(args.settle)
+                    encoded = {m: [orjson.dumps({**b, "model": m}) for b in bodies] for m in models}
                     for model in models:
-                        encoded = [orjson.dumps({**b, "model": model}) for b in bodies]
                         for client in args.clients:  # warm-up, and a check of every answer
-                            run_level(server, encoded, client, 4, 40, 60, check_k=args.k)
+                            run_level(server, encoded[model], client, 4, 40, 60, check_k=args.k)
+                    # Models interleaved level by level (and round by round): on a shared
+                    # machine their ratio then sees the same background load.
+                    for round_no in range(1, args.rounds + 1):
                         for c in args.concurrency:
-                            for client in args.clients:
-                                r = run_level(server, encoded, client, c, args.requests, args.cap)
-                                row = {"server": label, "model": model, "workers": workers}
-                                rows.append({**row, "client": client, "concurrency": c, **r})
-                                print(format_row(rows[-1]), flush=True)
+                            for model in models:
+                                for client in args.clients:
+                                    r = run_level(
+                                        server, encoded[model], client, c, args.requests, args.cap
+                                    )
+                                    row = {"server": label, "model": model, "workers": workers}
+                                    row |= {"round": round_no, "client": client, "concurrency": c}
+                                    rows.append({**row, **r})
+                                    print(format_row(rows[-1]), flush=True)
                 finally:
                     server.stop()
     finally:
@@ -411,7 +426,7 @@ def main() -> None:
 
 def format_row(r: dict) -> str:
     return (
-        f"{r['server']:>12} {r['model']:>10} w={r['workers']} {r['client']:>5} "
+        f"{r['server']:>12} {r['model']:>10} w={r['workers']} r={r['round']} {r['client']:>5} "
         f"c={r['concurrency']:<3} n={r['requests']:<5} p50={r['p50']:7.1f} ms "
         f"p95={r['p95']:7.1f} ms p99={r['p99']:7.1f} ms {r['rps']:7.1f} req/s "
         f"cpu client {r['client_cpu_ms']:.2f} server {r['server_cpu_ms']:.2f} ms/req "
@@ -428,26 +443,28 @@ def report(
     quiet: str,
 ) -> None:
     header = (
-        "| server | model | workers | client | concurrency | requests | p50 ms | p95 ms | "
-        "p99 ms | req/s | client CPU ms/req | server CPU ms/req | errors |"
+        "| server | model | workers | round | client | concurrency | requests | p50 ms | "
+        "p95 ms | p99 ms | req/s | client CPU ms/req | server CPU ms/req | errors |"
     )
-    lines = [header, "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [header, "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(
-            f"| {r['server']} | {r['model']} | {r['workers']} | {r['client']} | "
+            f"| {r['server']} | {r['model']} | {r['workers']} | {r['round']} | {r['client']} | "
             f"{r['concurrency']} | {r['requests']} | {r['p50']:.1f} | {r['p95']:.1f} | "
             f"{r['p99']:.1f} | {r['rps']:.0f} | {r['client_cpu_ms']:.2f} | "
             f"{r['server_cpu_ms']:.2f} | {r['errors']} |"
         )
     table = "\n".join(lines)
     print("\n" + table)
-    notes = ratios(rows)
+    notes = [*hybrid_ratios(rows), *ratios(rows)]
     load_end = os.getloadavg()
     machine = (
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"{platform.system()}; load average (1, 5, 15 min) "
         f"{', '.join(f'{x:.1f}' for x in load_start)} at the start, "
-        f"{', '.join(f'{x:.1f}' for x in load_end)} at the end" + (f"; {quiet}" if quiet else "")
+        f"{', '.join(f'{x:.1f}' for x in load_end)} at the end; niceness {os.nice(0)}"
+        + (f"; {quiet}" if quiet else "")
+        + (f"; waited {args.settle:.0f} s after each server start" if args.settle else "")
     )
     argv = shlex.join(["python", "bench/serve_bench.py", *sys.argv[1:]])
     section = [
@@ -525,7 +542,41 @@ def ratios(rows: list[dict]) -> list[str]:
 
 
 def _key(r: dict) -> dict:
-    return {k: r[k] for k in ("server", "model", "workers", "client", "concurrency")}
+    return {k: r[k] for k in ("server", "model", "workers", "round", "client", "concurrency")}
+
+
+#: The hybrid's target: its p99 at most this many times item-knn's, same run, 16 to 32 clients.
+HYBRID_RATIO = 4.0
+
+
+def hybrid_ratios(rows: list[dict]) -> list[str]:
+    """Each other model's p99 over item-knn's at the same level and round, and the median of
+    those per (model, workers, concurrency) over the rounds; the hybrid's against its target."""
+    out = []
+    groups: dict[tuple, list[float]] = {}
+    for r in rows:
+        base = [
+            b
+            for b in rows
+            if b["model"] == "item-knn" and _key(b) == {**_key(r), "model": "item-knn"}
+        ]
+        if r["model"] == "item-knn" or not base:
+            continue
+        ratio = r["p99"] / base[0]["p99"]
+        key = (r["server"], r["model"], r["workers"], r["client"], r["concurrency"])
+        groups.setdefault(key, []).append(ratio)
+    for (server, model, workers, client, c), values in groups.items():
+        median = float(np.median(values))
+        verdict = ""
+        if model == "hybrid" and 16 <= c <= 32:
+            verdict = (
+                f" (target <= {HYBRID_RATIO:.0f}x: {'met' if median <= HYBRID_RATIO else 'missed'})"
+            )
+        out.append(
+            f"{server}, {workers} worker(s), {client} client, c={c}: {model} p99 / item-knn p99 "
+            f"= {', '.join(f'{v:.2f}' for v in values)} by round, median {median:.2f}{verdict}"
+        )
+    return out
 
 
 if __name__ == "__main__":
