@@ -138,7 +138,11 @@ def test_health_docs_and_page(client, service):
         "status": "ok",
         "models": ["item-knn", "popularity"],
         "tracks": service.catalog.n_tracks,
+        "auth": False,
     }
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+    assert set(ready.json()["models"]) == {"item-knn", "popularity"}
     assert client.get("/docs").status_code == 200
     schema = client.get("/openapi.json").json()
     assert {"/v1/continuations", "/v1/tracks/search", "/v1/models", "/healthz"} <= set(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from spotifier.cli.common import home_of
@@ -43,27 +45,67 @@ def register(app: typer.Typer) -> None:
             help="Continuation requests scored together at most (requests that arrive while "
             "one batch is scored form the next); 1 scores each request alone.",
         ),
+        api_keys: Path | None = typer.Option(
+            None,
+            "--api-keys",
+            help="A file of API keys, one per line (# comments allowed), re-read when it "
+            "changes; every /v1 route then needs 'Authorization: Bearer KEY'. Without it, keys "
+            "may be given in $SPOTIFIER_API_KEYS (comma-separated).",
+        ),
+        rate_limit: str | None = typer.Option(
+            None,
+            "--rate-limit",
+            help="Requests per second allowed per API key (per client address without keys), "
+            "e.g. 20/s; beyond it: 429 with Retry-After. Each worker counts on its own.",
+        ),
+        reload_every: float = typer.Option(
+            2.0,
+            "--reload-every",
+            min=0,
+            help="Seconds between two looks for retrained models and a changed key file "
+            "(0: only on SIGHUP). A new version is loaded beside the old one, then swapped in.",
+        ),
+        access_log: bool = typer.Option(
+            True,
+            "--access-log/--no-access-log",
+            help="One JSON line per request on stderr (time, route, model, status, ms, seeds, "
+            "k; never keys or bodies).",
+        ),
     ) -> None:
-        """The HTTP API (/v1/continuations, /v1/tracks/search, /docs) and the web page at /."""
+        """The HTTP API (/v1/continuations, /v1/tracks/search, /docs), the web page at /,
+        /healthz, /readyz and /metrics (Prometheus). Retrained models are served without a
+        restart; SIGTERM finishes the requests in flight, then exits."""
         from spotifier.errors import require
         from spotifier.progress import note, set_quiet
+        from spotifier.serve.access import load_keys, parse_rate
         from spotifier.serve.run import check_host
 
         check_host(host, allow_remote)
+        rate = parse_rate(rate_limit) if rate_limit is not None else None
+        keys = load_keys(api_keys, env=True)  # checked now: a bad key file fails before loading
         require("fastapi", "serve")
         require("uvicorn", "serve")
+        require("prometheus_client", "serve")
         from spotifier.serve import Service, create_app
         from spotifier.serve.run import run, run_workers
         from spotifier.serve.service import ensure_trained
 
         home = home_of(ctx)
-        options = {"max_batch": batch}
+        options = {
+            "max_batch": batch,
+            "api_keys": str(api_keys) if api_keys is not None else None,
+            "env_keys": api_keys is None,
+            "rate_limit": rate,
+            "watch": reload_every,
+            "access_log": access_log,
+        }
+        guard = f"; {len(keys)} API key(s)" if keys is not None else ""
         shown = "localhost" if host in ("127.0.0.1", "::1") else host
         if workers > 1:
             names = ensure_trained(home, model, split)
             set_quiet(True)
             note(
-                f"serving {', '.join(names)} with {workers} workers: open "
+                f"serving {', '.join(names)} with {workers} workers{guard}: open "
                 f"http://{shown}:{port}/ (API docs at /docs); Ctrl-C stops"
             )
             run_workers(home, names, split, workers, host, port, allow_remote, app_options=options)
@@ -71,7 +113,7 @@ def register(app: typer.Typer) -> None:
         service = Service.from_home(home, model, split)
         set_quiet(True)
         note(
-            f"serving {', '.join(service.models)} ({service.catalog.n_tracks} tracks): "
+            f"serving {', '.join(service.models)} ({service.catalog.n_tracks} tracks{guard}): "
             f"open http://{shown}:{port}/ (API docs at /docs); Ctrl-C stops"
         )
         run(create_app(service, **options), host, port, allow_remote)

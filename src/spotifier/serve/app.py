@@ -11,12 +11,20 @@ routing (orjson + the same pydantic model, then the batcher); anything else (a q
 another or no content type, any invalid body) goes through the FastAPI route, which gives the errors
 above. The other handlers are plain functions on FastAPI's thread pool; they only read the
 shared `Service`.
+
+Around both paths, outermost first: `Observe` (metrics, the JSON access log), `AccessControl` (API
+keys and the rate limit on /v1/*), `BodySizeLimit` (413 beyond `MAX_BODY_BYTES`, 408 for a body
+not received within `BODY_TIMEOUT`). A `Watcher` thread reloads retrained models and the key file.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -30,17 +38,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from spotifier import __version__
 from spotifier.errors import InvalidInputError, NotFoundError, SpotifierError
+from spotifier.serve.access import AccessControl, RateLimiter, load_keys, send_error
 from spotifier.serve.batching import DEFAULT_BATCH, Batcher
+from spotifier.serve.observe import Metrics, Observe, note
+from spotifier.serve.reload import Watcher
 from spotifier.serve.schemas import (
     ContinuationRequest,
     ContinuationResponse,
     ErrorResponse,
     Health,
     ModelsResponse,
+    Readiness,
     SearchResponse,
 )
 from spotifier.serve.search import MAX_LIMIT
-from spotifier.serve.service import MAX_BODY_BYTES, Prepared, Service
+from spotifier.serve.service import MAX_BODY_BYTES, Prepared, ServedModel, Service
 
 log = logging.getLogger("spotifier.serve")
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -50,8 +62,12 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         (404, "Unknown model"),
         (413, "Request body too large"),
         (422, "The request breaks the schema"),
+        (401, "A missing or unknown API key (when the server has keys)"),
+        (429, "Over the rate limit; see Retry-After"),
     )
 }
+#: Seconds a client has to send a whole request body (a slow sender must not hold a worker).
+BODY_TIMEOUT = 30.0
 
 
 def json_response(content: Any, status_code: int = 200) -> Response:
@@ -66,24 +82,55 @@ def _static_dir() -> str:
     return str(resources.files("spotifier.serve") / "static")
 
 
-def create_app(service: Service, max_batch: int = DEFAULT_BATCH) -> FastAPI:
-    """The application serving `service` (models loaded once, shared read-only).
+def create_app(
+    service: Service,
+    max_batch: int = DEFAULT_BATCH,
+    api_keys: str | Path | None = None,
+    env_keys: bool = False,
+    rate_limit: float | None = None,
+    watch: float = 0.0,
+    metrics: bool = True,
+    access_log: bool = True,
+) -> FastAPI:
+    """The application serving `service` (models shared by every request).
 
     `max_batch`: continuation requests scored together at most (1: each alone).
+    `api_keys`: a file of keys (one a line); else, with `env_keys`, `SPOTIFIER_API_KEYS`; with
+    keys, every /v1 route needs `Authorization: Bearer KEY`. `rate_limit`: requests per second
+    per key (per client address without keys). `watch`: seconds between two looks for retrained
+    models and a changed key file (0: never; `app.state.watcher.check()` looks once).
+    `metrics`: serve /metrics. `access_log`: one JSON line per request on `spotifier.access`.
     """
+    keys = load_keys(api_keys, env_keys)
+    observed = Metrics() if metrics else None
+    watcher = Watcher(service, keys, watch)
+    if observed is not None:
+        _observe_models(service, watcher, observed)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        watcher.stop()
+
     app = FastAPI(
         title="Spotifier",
         version=__version__,
         description="Automatic playlist continuation: give a title and/or seed tracks, get up to "
         "500 tracks ranked by how likely they belong in the playlist.",
+        lifespan=lifespan,
     )
     app.state.service = service
+    app.state.watcher = watcher.start()
+    app.state.keys = keys
     batcher: Batcher[bytes] = Batcher(service, service.render_json, max_batch=max_batch)
     app.state.batcher = batcher
     index_html = (resources.files("spotifier.serve") / "static" / "index.html").read_text()
     _install_error_handlers(app)
     app.add_middleware(FastContinuations, service=service, batcher=batcher)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)  # outside: bounds both paths
+    limiter = RateLimiter(rate_limit) if rate_limit else None
+    app.add_middleware(AccessControl, keys=keys, limiter=limiter)  # before any body is read
+    app.add_middleware(Observe, metrics=observed, log_requests=access_log)  # sees every answer
     app.mount("/static", StaticFiles(directory=_static_dir()), name="static")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -97,6 +144,7 @@ def create_app(service: Service, max_batch: int = DEFAULT_BATCH) -> FastAPI:
         summary="Continue a playlist",
     )
     async def continuations(
+        request: Request,
         body: ContinuationRequest,
         explain: bool = Query(False, description="Same as the body's `explain`."),
     ) -> Response:
@@ -105,10 +153,11 @@ def create_app(service: Service, max_batch: int = DEFAULT_BATCH) -> FastAPI:
         Title-only and empty playlists are answered by the model's fallback chain (the title
         model, then popularity). Unknown seed URIs are ignored and listed in `unknown_tracks`.
         """
-        request = service.prepare(
+        prepared = service.prepare(
             body.tracks, body.name, body.k, body.model, explain=explain or body.explain
         )
-        return Response(await batcher.submit(request), media_type="application/json")
+        _note(request.scope, prepared, len(body.tracks))
+        return Response(await batcher.submit(prepared), media_type="application/json")
 
     @app.get(
         "/v1/tracks/search",
@@ -129,11 +178,61 @@ def create_app(service: Service, max_batch: int = DEFAULT_BATCH) -> FastAPI:
 
     @app.get("/healthz", response_model=Health, summary="Liveness")
     def healthz() -> Response:
+        """Up; `auth` says whether /v1 routes need an API key (the page asks for one then)."""
         return json_response(
-            {"status": "ok", "models": list(service.models), "tracks": service.catalog.n_tracks}
+            {
+                "status": "ok",
+                "models": list(service.models),
+                "tracks": service.catalog.n_tracks,
+                "auth": keys is not None,
+            }
         )
 
+    @app.get(
+        "/readyz",
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "Not every model is loaded"}},
+        summary="Readiness",
+    )
+    def readyz() -> Response:
+        """200 when every served model is loaded (with its version), else 503."""
+        versions = {name: served.version for name, served in service.models.items()}
+        missing = [name for name in service.expected if name not in versions]
+        status = "ready" if not missing else "loading"
+        body = {"status": status, "models": versions, "missing": missing}
+        return json_response(body, 200 if not missing else 503)
+
+    if observed is not None:
+
+        @app.get("/metrics", include_in_schema=False)
+        def prometheus_metrics() -> Response:
+            text, content_type = observed.render()
+            return Response(text, media_type=content_type)
+
     return app
+
+
+def _observe_models(service: Service, watcher: Watcher, metrics: Metrics) -> None:
+    """Batch sizes, and each served model version (now and after every reload), in `metrics`."""
+    service.on_batch = metrics.batch.observe
+
+    def loaded(served: ServedModel) -> None:
+        metrics.model_loaded(served.name, served.version, served.loaded_at, served.load_seconds)
+
+    for served in service.models.values():
+        loaded(served)
+    watcher.on_swap = loaded
+    watcher.on_failure = lambda name: metrics.reload_failures.labels(name).inc()
+
+
+def _note(scope: Scope, request: Prepared, seeds: int) -> None:
+    note(
+        scope,
+        model=request.served.name,
+        seeds=seeds,
+        k=request.k,
+        answered_by=request.route,
+    )
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -201,10 +300,12 @@ class FastContinuations:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        request = self.prepare(body)
-        if request is None:
+        prepared = self.prepare(body)
+        if prepared is None:
             await self.app(scope, _replay(body, receive), send)
             return
+        request, seeds = prepared
+        _note(scope, request, seeds)
         try:
             answer = await self.batcher.submit(request)
         except SpotifierError as exc:
@@ -217,8 +318,9 @@ class FastContinuations:
             return
         await _send_json(send, 200, answer)
 
-    def prepare(self, body: bytes) -> Prepared | None:
-        """The checked request, or None when FastAPI should answer it (with an error)."""
+    def prepare(self, body: bytes) -> tuple[Prepared, int] | None:
+        """The checked request and its number of seeds, or None when FastAPI should answer it
+        (with an error)."""
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -227,9 +329,10 @@ class FastContinuations:
             return None
         try:
             parsed = ContinuationRequest.model_validate(data)
-            return self.service.prepare(
+            request = self.service.prepare(
                 parsed.tracks, parsed.name, parsed.k, parsed.model, explain=parsed.explain
             )
+            return request, len(parsed.tracks)
         except (ValidationError, SpotifierError):
             return None
 
@@ -263,11 +366,13 @@ def _spotifier_status(exc: SpotifierError) -> tuple[int, str]:
 
 
 class BodySizeLimit:
-    """Refuse request bodies over `max_bytes` with 413, by Content-Length or while streaming."""
+    """Refuse request bodies over `max_bytes` with 413, by Content-Length or while streaming,
+    and bodies not received within `timeout` seconds with 408."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float = BODY_TIMEOUT) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -288,19 +393,25 @@ class BodySizeLimit:
             return
         # Read the whole body first (it is bounded), then replay it to the application.
         chunks: list[bytes] = []
-        seen = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            seen += len(chunk)
-            if seen > self.max_bytes:
-                await _send_error(send, 413, "too_large", self._message())
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        try:
+            async with asyncio.timeout(self.timeout):
+                seen = 0
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return
+                    chunk = message.get("body", b"")
+                    seen += len(chunk)
+                    if seen > self.max_bytes:
+                        await _send_error(send, 413, "too_large", self._message())
+                        return
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            message_text = f"the request body was not received within {self.timeout:g} s"
+            await _send_error(send, 408, "timeout", message_text)
+            return
         await self.app(scope, _replay(b"".join(chunks), receive), send)
 
     def _message(self) -> str:
@@ -308,7 +419,7 @@ class BodySizeLimit:
 
 
 async def _send_error(send: Send, status: int, error: str, message: str) -> None:
-    await _send_json(send, status, orjson.dumps({"error": error, "message": message}))
+    await send_error(send, status, error, message)
 
 
 async def _send_json(send: Send, status: int, body: bytes) -> None:

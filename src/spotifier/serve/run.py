@@ -1,4 +1,16 @@
-"""Start the HTTP server (uvicorn) — on loopback only unless remote access is asked for."""
+"""Start the HTTP server (uvicorn) — on loopback only unless remote access is asked for.
+
+How the server treats connections (`serve_config`):
+- a client has `HEAD_TIMEOUT` seconds to send a request's line and headers, from the moment the
+  connection opens or its previous answer ends; then it gets 408 and is closed (uvicorn alone
+  waits forever for a client that sends one header byte per second);
+- an idle keep-alive connection is closed after `KEEP_ALIVE` seconds; a body must arrive within
+  `app.BODY_TIMEOUT`;
+- SIGTERM (or Ctrl-C) stops accepting connections, lets the requests in flight finish (up to
+  `DRAIN_TIMEOUT` seconds), then exits; SIGHUP makes the model watcher look for retrained models
+  and a changed key file at once;
+- the access log is the application's JSON lines (`observe`), not uvicorn's.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +18,9 @@ import ipaddress
 import json
 import logging
 import os
+import signal
 import socket
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +31,10 @@ from spotifier.home import Home
 
 _ENV = "SPOTIFIER_SERVE_SPEC"
 log = logging.getLogger("spotifier.serve")
+#: Seconds to send a request's line and headers; to keep an idle connection; to drain at exit.
+HEAD_TIMEOUT = 10.0
+KEEP_ALIVE = 5
+DRAIN_TIMEOUT = 30
 
 
 def is_loopback(host: str) -> bool:
@@ -50,7 +68,8 @@ def run(
     allow_remote: bool = False,
     log_level: str = "info",
 ) -> None:
-    """Serve `app` until interrupted (uvloop and httptools when installed: the `serve` extra).
+    """Serve `app` until SIGTERM or Ctrl-C, then drain (uvloop and httptools when installed: the
+    `serve` extra).
 
     BLAS is limited to one thread: the other core is the client's, or another worker's.
     """
@@ -60,7 +79,96 @@ def run(
     check_host(host, allow_remote)
     check_port(port)
     threadpool_limits(limits=1)
-    uvicorn.run(app, host=host, port=port, log_level=log_level)  # type: ignore[arg-type]
+    configure_logging()
+    _reload_on_sighup(app)
+    uvicorn.Server(serve_config(app, host, port, log_level)).run()
+
+
+def serve_config(
+    app: object,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    log_level: str = "info",
+    head_timeout: float = HEAD_TIMEOUT,
+) -> Any:
+    """uvicorn's settings for `app`: the timeouts and the drain of the module docstring."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        host=host,
+        port=port,
+        log_level=log_level,
+        http=head_timeout_protocol(head_timeout),
+        access_log=False,
+        timeout_keep_alive=KEEP_ALIVE,
+        timeout_graceful_shutdown=DRAIN_TIMEOUT,
+    )
+
+
+def head_timeout_protocol(seconds: float) -> type:
+    """uvicorn's HTTP protocol (httptools, else h11) that closes a connection whose request line
+    and headers are not complete `seconds` after it opened or its previous answer ended."""
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    class HeadTimeout(AutoHTTPProtocol):  # type: ignore[misc,valid-type]
+        head_timeout = seconds
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._head_timer: Any = None
+            self._head_cycle: Any = None
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            if self._head_timer is None and (self.cycle is None or self.cycle.response_complete):
+                self._arm()  # the first bytes of a new request on a kept-alive connection
+            super().data_received(data)
+            if self._head_timer is not None and self.cycle is not self._head_cycle:
+                self._disarm()  # the parser made a new request cycle: its headers are complete
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._head_cycle = self.cycle
+            self._head_timer = self.loop.call_later(self.head_timeout, self._expired)
+
+        def _disarm(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _expired(self) -> None:
+            self._head_timer = None
+            if not self.transport.is_closing():
+                self.transport.write(
+                    b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\n"
+                    b"connection: close\r\n\r\n"
+                )
+                self.transport.close()
+
+    return HeadTimeout
+
+
+def configure_logging() -> None:
+    """The access log's JSON lines and the server's own messages (reloads) on stderr."""
+    for name, form in (("spotifier.access", "%(message)s"), ("spotifier.serve", "%(message)s")):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter(form))
+            logger.addHandler(handler)
+            logger.setLevel(logging.INFO)
+            logger.propagate = False
+
+
+def _reload_on_sighup(app: object) -> None:
+    """SIGHUP: look for retrained models and a changed key file now (the main thread only)."""
+    watcher = getattr(getattr(app, "state", None), "watcher", None)
+    if watcher is not None and hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, lambda signum, frame: watcher.wake())
 
 
 def run_workers(
@@ -80,7 +188,9 @@ def run_workers(
     SO_REUSEPORT socket, so the kernel spreads connections evenly over the workers (with one
     shared socket, the first worker to wake up accepted 30 of 32 connections arriving at once).
     A worker that dies after start-up is restarted. Without SO_REUSEPORT (Windows), uvicorn's
-    own workers share one socket.
+    own workers share one socket. Metrics are summed over the workers through a metrics folder
+    made for this run and removed at exit (`observe.multiprocess_dir`). SIGHUP is passed on to
+    every worker; SIGTERM stops them, each draining its requests in flight.
     """
     check_host(host, allow_remote)
     check_port(port)
@@ -90,7 +200,8 @@ def run_workers(
         _run_uvicorn_workers(spec, workers, host, port, log_level)
         return
     import multiprocessing
-    import signal
+
+    from spotifier.serve.observe import multiprocess_dir, worker_died
 
     # Held (bound, never listening) for the whole run: port 0 becomes one port for every worker,
     # and a port taken by another program fails here, once.
@@ -107,14 +218,41 @@ def run_workers(
     def stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
+    def pass_on(signum: int, frame: Any) -> None:
+        for process, _ in processes:
+            if process.pid is not None and process.is_alive():
+                os.kill(process.pid, signum)
+
+    processes: list[tuple[Any, float]] = []
     previous = signal.signal(signal.SIGTERM, stop)
-    processes = [start() for _ in range(workers)]
+    previous_hup = signal.signal(signal.SIGHUP, pass_on)
+    try:
+        with multiprocess_dir():
+            processes += [start() for _ in range(workers)]
+            _supervise(processes, start, worker_died, host, port)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGHUP, previous_hup)
+        reserved.close()
+
+
+def _supervise(
+    processes: list[tuple[Any, float]],
+    start: Any,
+    died: Any,
+    host: str,
+    port: int,
+) -> None:
+    """Restart workers that die, until interrupted; then stop every worker (each drains)."""
     try:
         while True:
             for i, (process, started) in enumerate(processes):
                 process.join(timeout=0.2)
                 if process.exitcode is None:
                     continue
+                died(process.pid)
                 if time.monotonic() - started < 60 and not _ready(host, port):
                     raise InvalidInputError(
                         f"a server worker failed to start (exit code {process.exitcode}); "
@@ -122,18 +260,14 @@ def run_workers(
                     )
                 log.warning("worker %s exited (code %s): restarting it", i, process.exitcode)
                 processes[i] = start()
-    except KeyboardInterrupt:
-        pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
         for process, _ in processes:
             if process.is_alive():
-                process.terminate()
+                process.terminate()  # SIGTERM: the worker drains its requests, then exits
         for process, _ in processes:
-            process.join(timeout=30)
+            process.join(timeout=DRAIN_TIMEOUT + 10)
             if process.is_alive():
                 process.kill()
-        reserved.close()
 
 
 def reuse_port_socket(host: str, port: int, listen: bool = True) -> socket.socket:
@@ -163,13 +297,16 @@ def _ready(host: str, port: int) -> bool:
 
 
 def _serve_worker(spec: dict[str, Any], host: str, port: int, log_level: str) -> None:
-    """One worker process of `run_workers`: its own socket, its own copy of the models."""
+    """One worker process of `run_workers`: its own copy of the models, then its own socket
+    (listening only once loaded: the kernel would otherwise queue connections on a worker
+    still loading, while the others idle)."""
     import uvicorn
 
-    sock = reuse_port_socket(host, port)
+    configure_logging()
     app = _app(spec)
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level)
-    uvicorn.Server(config).run(sockets=[sock])
+    _reload_on_sighup(app)
+    sock = reuse_port_socket(host, port)
+    uvicorn.Server(serve_config(app, host, port, log_level)).run(sockets=[sock])
 
 
 def _run_uvicorn_workers(

@@ -93,6 +93,13 @@ class Health(BaseModel):
     status: str
     models: list[str]
     tracks: int
+    auth: bool = Field(description="Whether /v1 routes need `Authorization: Bearer KEY`.")
+
+
+class Readiness(BaseModel):
+    status: str = Field(description="'ready' when every served model is loaded, else 'loading'.")
+    models: dict[str, str] = Field(description="Each loaded model's version.")
+    missing: list[str] = Field(description="Served models not loaded (yet).")
 
 
 class ErrorResponse(BaseModel):

@@ -1,9 +1,11 @@
 """What the HTTP layer serves: models loaded once, the catalogue, and the track search index.
 
-A `Service` is built once at start-up and shared read-only by every request: the models (each in
-its fallback chain), the catalogue's names as plain lists (fast to describe 500 items), and the
-`TrackIndex`. Nothing in it is mutated after construction except a cache of per-track JSON
-fragments (filled on first use; a racing fill writes the same bytes), so requests need no locks.
+A `Service` is built once at start-up and shared by every request: the models (each in its
+fallback chain), the catalogue's names as plain lists (fast to describe 500 items), and the
+`TrackIndex`. Requests only read it. The one change after start-up is `swap`, which replaces a
+model by a newer version (hot reload, `serve.reload`) by replacing the whole `models` dict in one
+assignment: a request holds the `ServedModel` it was prepared with, so it finishes on that version
+and needs no lock.
 
 A continuation is three steps, so that requests can be scored in batches (`batching.Batcher`):
 `prepare` (check, resolve seed URIs), `score` (one `recommend` call per model and k for a whole
@@ -18,7 +20,8 @@ else `item-knn` (or `popularity` when item-knn is not in this build) is trained 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -60,6 +63,9 @@ class ServedModel:
     name: str
     chain: FallbackChain
     meta: dict[str, Any] = field(default_factory=dict)
+    #: Seconds it took to load (None: not measured), and when it was loaded (Unix time).
+    load_seconds: float | None = None
+    loaded_at: float = field(default_factory=time.time)
 
     @property
     def version(self) -> str:
@@ -97,6 +103,8 @@ class Prepared:
     k: int
     unknown: list[str]
     explain: bool = False
+    #: Which link of the chain answers it: 'model', 'title' or 'popularity'.
+    route: str = "model"
 
 
 _NO_ITEMS = np.zeros(0, dtype=np.int32)
@@ -166,12 +174,14 @@ class Service:
         self.catalog = catalog
         self.models = {m.name: m for m in models}
         self.default = models[0].name
+        #: The models this service was asked to serve (`/readyz` checks each is loaded).
+        self.expected = list(self.models)
         for served in models:
-            if served.chain.primary.n_tracks > catalog.n_tracks:
-                raise InvalidInputError(
-                    f"model '{served.name}' knows {served.chain.primary.n_tracks} tracks but the "
-                    f"store has {catalog.n_tracks}; retrain it: spotifier train {served.name}"
-                )
+            self.check(served)
+        #: Where the models were loaded from (home, split), for hot reload; None when built here.
+        self.source: tuple[Home, str | None] | None = None
+        #: Called with the size of every scoring call (the metrics' batch-size histogram).
+        self.on_batch: Callable[[int], None] | None = None
         # Plain lists: describing 500 items must not cost 500 numpy scalar lookups per field.
         self._uris: list[str] = [str(u) for u in catalog.track_uris.tolist()]
         self._names: list[str] = [str(n) for n in catalog.track_names.tolist()]
@@ -200,9 +210,34 @@ class Service:
         catalog = store.load_catalog(home)
         served = []
         for name in names:
+            started = time.perf_counter()
             chain = persist.load_chain(home, name, split)
-            served.append(ServedModel(name, chain, persist.read_meta(home, name, split)))
-        return cls(catalog, served)
+            meta = persist.read_meta(home, name, split)  # after: load_chain may train it first
+            served.append(ServedModel(name, chain, meta, time.perf_counter() - started))
+        service = cls(catalog, served)
+        service.source = (home, split)
+        return service
+
+    def check(self, served: ServedModel) -> None:
+        """Refuse a model that knows tracks this catalogue does not (trained on a newer store)."""
+        n_tracks = served.chain.primary.n_tracks
+        if n_tracks > self.catalog.n_tracks:
+            raise InvalidInputError(
+                f"model '{served.name}' knows {n_tracks} tracks but the store has "
+                f"{self.catalog.n_tracks}; retrain it: spotifier train {served.name} (or restart "
+                "the server if the store grew)"
+            )
+
+    def swap(self, served: ServedModel) -> ServedModel:
+        """Serve `served` in place of the model of the same name; returns the replaced one.
+
+        The new dict is built aside and assigned at once: a request prepared before the swap
+        keeps (and finishes on) the version it holds, one prepared after gets the new one.
+        """
+        old = self.model(served.name)
+        self.check(served)
+        self.models = {**self.models, served.name: served}
+        return old
 
     # ------------------------------------------------------------------ requests
     def model(self, name: str | None) -> ServedModel:
@@ -237,21 +272,25 @@ class Service:
             raise InvalidInputError(f"at most {MAX_SEEDS} tracks per request, got {len(tracks)}")
         served = self.model(model)
         query, unknown = served.chain.query(self.catalog, tracks, name)
-        return Prepared(served, query, k, unknown, explain)
+        return Prepared(served, query, k, unknown, explain, served.chain.route(query))
 
     def score(self, requests: Sequence[Prepared]) -> list[tuple[np.ndarray, np.ndarray]]:
         """(items, scores) for each prepared request, scored in one batch per (model, k).
 
-        Rows of a batch are computed independently by every model, so a request gets the same
-        items as when it is scored alone (dense products may round the last float bit
-        differently; see `bench/RESULTS.md`).
+        Each request is scored by the model version it was prepared with (a hot reload between
+        `prepare` and `score` does not move it). Rows of a batch are computed independently by
+        every model, so a request gets the same items as when it is scored alone (dense products
+        may round the last float bit differently; see `bench/RESULTS.md`).
         """
-        groups: dict[tuple[str, int], list[int]] = {}
+        if self.on_batch is not None:
+            self.on_batch(len(requests))
+        groups: dict[tuple[int, int], list[int]] = {}
         for i, request in enumerate(requests):
-            groups.setdefault((request.served.name, request.k), []).append(i)
+            groups.setdefault((id(request.served), request.k), []).append(i)
         out: list[tuple[np.ndarray, np.ndarray]] = [(_NO_ITEMS, _NO_SCORES)] * len(requests)
-        for (model, k), rows in groups.items():
-            block = self.models[model].chain.recommend([requests[i].query for i in rows], k)
+        for (_, k), rows in groups.items():
+            chain = requests[rows[0]].served.chain
+            block = chain.recommend([requests[i].query for i in rows], k)
             for j, i in enumerate(rows):
                 out[i] = block.row(j)
         return out
@@ -277,7 +316,7 @@ class Service:
         return {
             "model": served.name,
             "model_version": served.version,
-            "route": served.chain.route(request.query),
+            "route": request.route,
             "items": out,
             "unknown_tracks": request.unknown,
         }
@@ -301,7 +340,7 @@ class Service:
         return b"".join(
             (
                 served.json_head,
-                orjson.dumps(served.chain.route(request.query)),
+                orjson.dumps(request.route),
                 b',"items":[',
                 *parts,
                 b'],"unknown_tracks":',
