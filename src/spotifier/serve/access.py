@@ -171,8 +171,8 @@ class RateLimiter:
         with self._lock:
             tokens, at = self._buckets.get(client, (self.burst, now))
             tokens = min(self.burst, tokens + (now - at) * self.rate)
-            if tokens >= 1.0:
-                self._buckets[client] = (tokens - 1.0, now)
+            if tokens >= 1.0 - 1e-9:  # rounding: waiting the time it said must be enough
+                self._buckets[client] = (max(0.0, tokens - 1.0), now)
                 wait = 0.0
             else:
                 self._buckets[client] = (tokens, now)

@@ -91,6 +91,7 @@ def create_app(
     watch: float = 0.0,
     metrics: bool = True,
     access_log: bool = True,
+    body_timeout: float = BODY_TIMEOUT,
 ) -> FastAPI:
     """The application serving `service` (models shared by every request).
 
@@ -100,6 +101,7 @@ def create_app(
     per key (per client address without keys). `watch`: seconds between two looks for retrained
     models and a changed key file (0: never; `app.state.watcher.check()` looks once).
     `metrics`: serve /metrics. `access_log`: one JSON line per request on `spotifier.access`.
+    `body_timeout`: seconds a client has to send a request body (408 after).
     """
     keys = load_keys(api_keys, env_keys)
     observed = Metrics() if metrics else None
@@ -127,7 +129,7 @@ def create_app(
     index_html = (resources.files("spotifier.serve") / "static" / "index.html").read_text()
     _install_error_handlers(app)
     app.add_middleware(FastContinuations, service=service, batcher=batcher)
-    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)  # outside: bounds both paths
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES, timeout=body_timeout)
     limiter = RateLimiter(rate_limit) if rate_limit else None
     app.add_middleware(AccessControl, keys=keys, limiter=limiter)  # before any body is read
     app.add_middleware(Observe, metrics=observed, log_requests=access_log)  # sees every answer

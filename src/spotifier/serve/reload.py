@@ -87,7 +87,8 @@ class Watcher:
 
     # ------------------------------------------------------------------ the thread
     def start(self) -> Watcher:
-        if self._thread is None and self.interval > 0:
+        """Watch in a daemon thread (with `interval` 0, it only looks when woken)."""
+        if self._thread is None and (self.service.source is not None or self.keys is not None):
             self._thread = threading.Thread(target=self._run, name="spotifier-watch", daemon=True)
             self._thread.start()
         return self
@@ -108,7 +109,7 @@ class Watcher:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            woken = self._wake.wait(self.interval)
+            woken = self._wake.wait(self.interval if self.interval > 0 else None)
             self._wake.clear()
             if self._stop.is_set():
                 return

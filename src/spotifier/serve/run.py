@@ -90,8 +90,10 @@ def serve_config(
     port: int = 8000,
     log_level: str = "info",
     head_timeout: float = HEAD_TIMEOUT,
+    **options: Any,
 ) -> Any:
-    """uvicorn's settings for `app`: the timeouts and the drain of the module docstring."""
+    """uvicorn's settings for `app`: the timeouts and the drain of the module docstring
+    (`options`: more of uvicorn's settings)."""
     import uvicorn
 
     return uvicorn.Config(
@@ -103,6 +105,7 @@ def serve_config(
         access_log=False,
         timeout_keep_alive=KEEP_ALIVE,
         timeout_graceful_shutdown=DRAIN_TIMEOUT,
+        **options,
     )
 
 

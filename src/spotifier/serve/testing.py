@@ -29,12 +29,17 @@ def free_port(host: str = "127.0.0.1") -> int:
 class ServerThread:
     """Run an ASGI app with uvicorn on 127.0.0.1 in a daemon thread; stop it on exit."""
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(
+        self, app: Any, host: str = "127.0.0.1", port: int | None = None, head_timeout: float = 10
+    ) -> None:
         import uvicorn
+
+        from spotifier.serve.run import serve_config
 
         self.host = host
         self.port = port or free_port(host)
-        config = uvicorn.Config(app, host=host, port=self.port, log_level="warning", lifespan="off")
+        # The server's own settings (timeouts, drain), with a head timeout a test can shorten.
+        config = serve_config(app, host, self.port, "warning", head_timeout, lifespan="off")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="spotifier-serve", daemon=True)
 

@@ -30,10 +30,41 @@ function trackText(item) {
 }
 
 async function getJSON(url, options) {
-  const response = await fetch(url, options);
+  const response = await fetchWithKey(url, options);
   const body = await response.json();
   if (!response.ok) throw new Error(body.message || response.statusText);
   return body;
+}
+
+// ------------------------------------------------------------------ API key
+// A server started with --api-keys answers /v1 only with "Authorization: Bearer KEY" (/healthz
+// says so in `auth`). The page asks for the key once and keeps it for this browser session.
+const KEY_ITEM = "spotifier-api-key";
+
+async function askKeyIfNeeded() {
+  try {
+    const health = await (await fetch("/healthz")).json();
+    if (health.auth && !sessionStorage.getItem(KEY_ITEM)) promptKey(false);
+  } catch (err) { /* the first API call reports it */ }
+}
+
+function promptKey(refused) {
+  const key = window.prompt(refused ? "That API key was refused. API key:"
+    : "This server needs an API key:");
+  if (key && key.trim()) sessionStorage.setItem(KEY_ITEM, key.trim());
+  return Boolean(key && key.trim());
+}
+
+async function fetchWithKey(url, options = {}) {
+  for (let attempt = 0; ; attempt++) {
+    const key = sessionStorage.getItem(KEY_ITEM);
+    const headers = { ...(options.headers || {}) };
+    if (key) headers.Authorization = `Bearer ${key}`;
+    const response = await fetch(url, { ...options, headers });
+    if (response.status !== 401 || attempt >= 2) return response;
+    sessionStorage.removeItem(KEY_ITEM);
+    if (!promptKey(Boolean(key))) return response;
+  }
 }
 
 // ------------------------------------------------------------------ models
@@ -216,6 +247,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   search.addEventListener("blur", () => setTimeout(closeSuggestions, 100));
   $("title").addEventListener("input", () => scheduleRefresh(300));
   renderPlaylist();
+  await askKeyIfNeeded();
   await loadModels();
   refresh();
 });
