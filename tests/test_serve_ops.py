@@ -43,15 +43,15 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Home:
 
 @contextlib.contextmanager
 def serving(home: Home, tmp: Path, *args: str, env: dict | None = None) -> Iterator[tuple]:
-    """`spotifier serve ARGS` on a free port: (process, url, stderr file); stopped at exit."""
+    """`spotifier serve ARGS` on a free port: (process, url, its output file); stopped at exit."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "spotifier", "--home", str(home.root), "serve"]
     command += ["--model", "item-knn", "--port", str(port), *args]
     log = tmp / f"serve-{port}.log"
-    with log.open("wb") as err:
+    with log.open("wb") as out:  # the access log (stdout) and the server's messages (stderr)
         proc = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=err, env={**os.environ, **(env or {})}
+            command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
         )
     try:
         for _ in range(900):

@@ -48,6 +48,7 @@ def register(app: typer.Typer) -> None:
         api_keys: Path | None = typer.Option(
             None,
             "--api-keys",
+            metavar="FILE",
             help="A file of API keys, one per line (# comments allowed), re-read when it "
             "changes; every /v1 route then needs 'Authorization: Bearer KEY'. Without it, keys "
             "may be given in $SPOTIFIER_API_KEYS (comma-separated).",
@@ -55,6 +56,7 @@ def register(app: typer.Typer) -> None:
         rate_limit: str | None = typer.Option(
             None,
             "--rate-limit",
+            metavar="N/s",
             help="Requests per second allowed per API key (per client address without keys), "
             "e.g. 20/s; beyond it: 429 with Retry-After. Each worker counts on its own.",
         ),
@@ -68,7 +70,7 @@ def register(app: typer.Typer) -> None:
         access_log: bool = typer.Option(
             True,
             "--access-log/--no-access-log",
-            help="One JSON line per request on stderr (time, route, model, status, ms, seeds, "
+            help="One JSON line per request on stdout (time, route, model, status, ms, seeds, "
             "k; never keys or bodies).",
         ),
     ) -> None:

@@ -99,7 +99,8 @@ def create_app(
     `api_keys`: a file of keys (one a line); else, with `env_keys`, `SPOTIFIER_API_KEYS`; with
     keys, every /v1 route needs `Authorization: Bearer KEY`. `rate_limit`: requests per second
     per key (per client address without keys). `watch`: seconds between two looks for retrained
-    models and a changed key file (0: never; `app.state.watcher.check()` looks once).
+    models and a changed key file (0: only when woken, as SIGHUP does; `app.state.watcher.check()`
+    looks once).
     `metrics`: serve /metrics. `access_log`: one JSON line per request on `spotifier.access`.
     `body_timeout`: seconds a client has to send a request body (408 after).
     """

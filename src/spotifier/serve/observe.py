@@ -18,7 +18,7 @@ scrape sums (counters, histograms) or takes the live maximum (gauges) over all o
 scrape sees the whole server. `spotifier serve --workers N` makes one such directory per run and
 removes it at exit (`multiprocess_dir`). One process keeps its values in memory, per application.
 
-The access log (logger `spotifier.access`, on stderr) is one JSON object per request: time,
+The access log (logger `spotifier.access`, on stdout) is one JSON object per request: time,
 method, route, model, status, ms, seeds, k (and `answered_by` for continuations). It holds no
 header (so no key), no body and no query string.
 """

@@ -9,7 +9,7 @@ How the server treats connections (`serve_config`):
 - SIGTERM (or Ctrl-C) stops accepting connections, lets the requests in flight finish (up to
   `DRAIN_TIMEOUT` seconds), then exits; SIGHUP makes the model watcher look for retrained models
   and a changed key file at once;
-- the access log is the application's JSON lines (`observe`), not uvicorn's.
+- the access log is the application's JSON lines (`observe`) on stdout, not uvicorn's.
 """
 
 from __future__ import annotations
@@ -156,12 +156,14 @@ def head_timeout_protocol(seconds: float) -> type:
 
 
 def configure_logging() -> None:
-    """The access log's JSON lines and the server's own messages (reloads) on stderr."""
-    for name, form in (("spotifier.access", "%(message)s"), ("spotifier.serve", "%(message)s")):
+    """The access log's JSON lines on stdout (where uvicorn's own access log went: a caller that
+    discards stdout and reads stderr only on failure never fills a pipe), the server's own
+    messages (reloads, failures) on stderr."""
+    for name, stream in (("spotifier.access", sys.stdout), ("spotifier.serve", sys.stderr)):
         logger = logging.getLogger(name)
         if not logger.handlers:
-            handler = logging.StreamHandler(sys.stderr)
-            handler.setFormatter(logging.Formatter(form))
+            handler = logging.StreamHandler(stream)
+            handler.setFormatter(logging.Formatter("%(message)s"))
             logger.addHandler(handler)
             logger.setLevel(logging.INFO)
             logger.propagate = False
