@@ -27,7 +27,8 @@ from pathlib import Path
 
 from spotifier.home import Home
 from spotifier.models import persist
-from spotifier.models.chain import FallbackChain
+from spotifier.models.base import Recommender
+from spotifier.models.chain import FallbackChain, chain_models
 from spotifier.serve.access import ApiKeys
 from spotifier.serve.service import ServedModel, Service
 
@@ -39,21 +40,20 @@ Stamp = tuple[bytes, bytes | None]
 
 
 def load_served(
-    home: Home, name: str, split: str | None, title_from: FallbackChain | None = None
+    home: Home, name: str, split: str | None, title: Recommender | None = None
 ) -> ServedModel:
     """The saved model `name` in its fallback chain, read from disk (never trained).
 
-    `title_from`: a chain whose title model to reuse (when only the primary changed).
+    `title`: the title model to reuse (when only the primary changed); else it is read too.
     """
     started = time.perf_counter()
     meta = persist.read_meta(home, name, split)
+    parts = chain_models(name)
     primary = persist.load(home, name, split)
-    title = title_from.title if title_from is not None else None
-    wants_title = title_from is None and not getattr(primary, "handles_titles", False)
-    if wants_title and (home.model_dir("title", split) / "meta.json").exists():
-        title = persist.load(home, "title", split)
-    seconds = time.perf_counter() - started
-    return ServedModel(name, FallbackChain(primary, title), meta, load_seconds=seconds)
+    if len(parts) > 1 and title is None:
+        title = persist.load(home, parts[1], split)
+    chain = FallbackChain(primary, title if len(parts) > 1 else None)
+    return ServedModel(name, chain, meta, load_seconds=time.perf_counter() - started)
 
 
 class Watcher:
@@ -140,7 +140,7 @@ class Watcher:
         current = self._current.get(name)
         same_title = current is not None and current[1] == stamp[1]
         try:
-            new = load_served(home, name, split, old.chain if same_title else None)
+            new = load_served(home, name, split, old.chain.title if same_title else None)
             if self._stamp(name) != stamp:
                 return False  # replaced while loading: load the newest next round
             self.service.swap(new)
@@ -177,9 +177,8 @@ class Watcher:
             primary = (home.model_dir(name, split) / "meta.json").read_bytes()
         except OSError:
             return None
-        title: bytes | None = None
-        if self.service.models[name].chain.title is not None:
-            title = _read(home.model_dir("title", split) / "meta.json")
+        parts = chain_models(name)
+        title = _read(home.model_dir(parts[1], split) / "meta.json") if len(parts) > 1 else None
         return primary, title
 
 
