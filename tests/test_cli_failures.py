@@ -591,3 +591,18 @@ def test_export_out_is_checked_first(world: Path, tmp_path: Path, where: str) ->
     done = spotifier("--home", str(home), "export", str(out))
     one_line(done, ExitCode.BAD_INPUT, "OUT")
     assert (tmp_path / "a_file").read_text() == "mine"
+
+
+@pytest.mark.parametrize("name", ["", "..", "../../outside", "a/b", ".hidden", "x" * 101])
+def test_split_names_cannot_leave_or_replace_the_splits_folder(
+    world: Path, tmp_path: Path, name: str
+) -> None:
+    """`--split ""` named `splits/` itself (a new split would replace every split), and
+    `../x` a folder outside the home."""
+    home = copy_home(world, tmp_path)
+    (home / "splits" / "kept").mkdir(parents=True)
+    for args in (["split", "--name", name], ["train", "popularity", "--split", name]):
+        done = spotifier("--home", str(home), *args)
+        one_line(done, ExitCode.BAD_INPUT, "split name")
+    assert [p.name for p in (home / "splits").iterdir()] == ["kept"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home"]

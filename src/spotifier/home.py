@@ -10,6 +10,7 @@ Resolution order: the `--home` option, else `$SPOTIFIER_HOME`, else `./spotifier
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -91,15 +92,41 @@ class Home:
         return self.root / "generated"
 
     def split_dir(self, name: str) -> Path:
-        return self.splits_dir / name
+        return self.splits_dir / folder_name(name, "split name")
 
     def model_dir(self, name: str, split: str | None = None) -> Path:
         """A saved model's folder; models trained on a split live under `models/<split>/<name>`."""
-        return self.models_dir / name if split is None else self.models_dir / split / name
+        name = folder_name(name, "model name")
+        if split is None:
+            return self.models_dir / name
+        return self.models_dir / folder_name(split, "split name") / name
 
     def ensure(self) -> Home:
         self.root.mkdir(parents=True, exist_ok=True)
         return self
+
+
+#: A name that becomes one folder in the home: no separators, no "..", not hidden (temporary
+#: folders are ".NAME.XXXX"), not empty (`--split ""` would name the `splits/` folder itself).
+_FOLDER_NAME = re.compile(r"[^\W_][\w.-]{0,99}")
+
+
+def folder_name(name: str, what: str) -> str:
+    """`name` if it is safe as one folder inside the home, else one error saying what is allowed.
+
+    >>> folder_name("default", "split name")
+    'default'
+    >>> folder_name("../etc", "split name")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    spotifier.errors.InvalidInputError: split name '../etc': use letters, digits, ...
+    """
+    if not _FOLDER_NAME.fullmatch(name):
+        raise InvalidInputError(
+            f"{what} {name!r}: use letters, digits, '.', '-' and '_', starting with a letter or "
+            "digit (at most 100)"
+        )
+    return name
 
 
 @contextmanager

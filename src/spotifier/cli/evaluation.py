@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from spotifier.cli.common import console, home_of, output_file, print_json
+from spotifier.home import folder_name
 from spotifier.progress import note
 
 _METRIC_HEADERS = {
@@ -50,6 +51,7 @@ def register(app: typer.Typer) -> None:
 
         if name is None:
             name = "hide-first" if protocol == "hide-first" else "default"
+        folder_name(name, "split name")  # before the store is read
         meta = build_split(home_of(ctx, writes=True), name, playlists, seed, protocol)
         if as_json:
             print_json(meta)

@@ -113,6 +113,7 @@ def register(app: typer.Typer) -> None:
         from spotifier.models.base import Recommender
 
         home = home_of(ctx, writes=True)
+        home.model_dir(model, split)  # a split name that is no safe folder fails first
         if engine not in ("local", "spark"):
             raise InvalidInputError(f"--engine: unknown engine {engine!r} (local or spark)")
         if engine == "spark" and model != "als":
