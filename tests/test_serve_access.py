@@ -265,3 +265,39 @@ def test_the_key_file_check_happens_before_loading(tmp_path):
     assert result.returncode != 0
     assert "absent.txt" in result.stderr and "Traceback" not in result.stderr
     assert not Path(tmp_path / "h" / "models").exists()
+
+
+# ---------------------------------------------------------------------- the page with a key
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's /usr/bin/chromium")
+def test_the_page_asks_for_the_key_once_per_browser_session(tmp_path, service):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    keys = tmp_path / "keys.txt"
+    keys.write_text(f"{KEY}\n")
+    asked: list[str] = []
+
+    def answer(dialog) -> None:
+        asked.append(dialog.message)
+        dialog.accept("wrong-key" if len(asked) == 1 else KEY)
+
+    with (
+        ServerThread(create_app(service, api_keys=keys)) as server,
+        sync_api.sync_playwright() as pw,
+    ):
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox"], headless=True
+        )
+        page = browser.new_context().new_page()
+        page.on("dialog", answer)
+        page.goto(server.url + "/")
+        page.wait_for_function("document.querySelectorAll('#continuation li').length >= 10")
+        assert len(asked) == 2 and "refused" in asked[1]  # a wrong key is asked for again
+        assert page.evaluate("sessionStorage.getItem('spotifier-api-key')") == KEY
+        page.reload()  # the same browser session: the key is kept, nothing is asked
+        page.wait_for_function("document.querySelectorAll('#continuation li').length >= 10")
+        assert len(asked) == 2
+        browser.close()
