@@ -104,7 +104,10 @@ def test_rate_limit_answers_429_with_retry_after_per_key(tmp_path, service):
         second = {"authorization": f"Bearer {OTHER}"}  # a bucket per key
         assert http.get("/v1/models", headers=second).status_code == 200
         assert http.get("/healthz").status_code == 200  # open routes are not limited
-        assert http.get("/v1/models").status_code == 401  # no key: no bucket spent
+        assert http.get("/v1/models").status_code == 401  # no key: the address's bucket
+        guess = http.get("/v1/models", headers={"authorization": "Bearer guess"})
+        assert guess.status_code == 429  # guessing keys is limited too
+        assert http.get("/v1/models", headers=second).status_code == 429  # its key's bucket
 
 
 def test_rate_limit_without_keys_is_per_address(service):

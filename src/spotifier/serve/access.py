@@ -14,7 +14,8 @@ server process keeps its own buckets, so with `--workers N` the allowance is up 
 
 `AccessControl` is the ASGI middleware that applies both to `/v1/*` (the page, `/docs`,
 `/healthz`, `/readyz` and `/metrics` stay open): 401 with `WWW-Authenticate: Bearer` for a missing
-or unknown key, 429 with `Retry-After` (whole seconds) beyond the rate.
+or unknown key, 429 with `Retry-After` (whole seconds) beyond the rate. A refused key spends the
+client address's allowance, so keys cannot be guessed faster than the rate either.
 """
 
 from __future__ import annotations
@@ -208,11 +209,15 @@ class AccessControl:
         if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
             await self.app(scope, receive, send)
             return
-        client = ""
+        peer = scope.get("client")
+        client = f"addr:{peer[0] if peer else '?'}"
         if self.keys is not None:
             token = _bearer(scope.get("headers", ()))
             key_id = self.keys.check(token) if token is not None else None
             if key_id is None:
+                # Refused keys spend the address's allowance: guessing keys is rate limited too.
+                if await self._limited(client, send):
+                    return
                 message = (
                     "this server needs an API key: send Authorization: Bearer <key>"
                     if token is None
@@ -222,18 +227,22 @@ class AccessControl:
                 await send_error(send, 401, "unauthorized", message, headers)
                 return
             client = f"key:{key_id}"
-        if self.limiter is not None:
-            if not client:
-                peer = scope.get("client")
-                client = f"addr:{peer[0] if peer else '?'}"
-            wait = self.limiter.allow(client)
-            if wait > 0:
-                retry = max(1, math.ceil(wait))
-                message = f"over {self.limiter.rate:g} requests per second; retry in {retry} s"
-                headers = [(b"retry-after", str(retry).encode())]
-                await send_error(send, 429, "rate_limited", message, headers)
-                return
+        if await self._limited(client, send):
+            return
         await self.app(scope, receive, send)
+
+    async def _limited(self, client: str, send: Send) -> bool:
+        """Whether `client` is over the rate (then it has been answered 429)."""
+        if self.limiter is None:
+            return False
+        wait = self.limiter.allow(client)
+        if wait <= 0:
+            return False
+        retry = max(1, math.ceil(wait))
+        message = f"over {self.limiter.rate:g} requests per second; retry in {retry} s"
+        headers = [(b"retry-after", str(retry).encode())]
+        await send_error(send, 429, "rate_limited", message, headers)
+        return True
 
 
 def _bearer(headers: object) -> str | None:

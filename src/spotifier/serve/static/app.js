@@ -62,6 +62,7 @@ async function fetchWithKey(url, options = {}) {
     if (key) headers.Authorization = `Bearer ${key}`;
     const response = await fetch(url, { ...options, headers });
     if (response.status !== 401 || attempt >= 2) return response;
+    if (sessionStorage.getItem(KEY_ITEM) !== key) continue; // another request asked meanwhile
     sessionStorage.removeItem(KEY_ITEM);
     if (!promptKey(Boolean(key))) return response;
   }
