@@ -258,6 +258,15 @@ def _fix_small(
 
 
 def unique_per_row(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """How many distinct values each row `values[offsets[i]:offsets[i+1]]` holds.
+
+    >>> unique_per_row(np.array([3, 3, 5, 7]), np.array([0, 3, 3, 4])).tolist()
+    [2, 0, 1]
+    >>> unique_per_row(np.array([], dtype=np.int32), np.array([0, 0])).tolist()
+    [0]
+    """
+    if len(values) == 0:
+        return np.zeros(len(offsets) - 1, dtype=np.int64)
     rows = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
     pairs = np.sort(rows.astype(np.int64) * (1 << 32) + values.astype(np.int64))
     first = np.r_[True, pairs[1:] != pairs[:-1]]
