@@ -41,7 +41,8 @@ def _queries(data: TrainingData) -> list[Query]:
     return [Query(seeds=first[:5]), Query(seeds=first[:1], name="road trip"), Query()]
 
 
-#: Models whose fix for absent fields belongs to another branch (remove once it lands).
+#: Models whose fix for absent fields belongs to another branch (remove once it lands; not
+#: strict, so that branch's own run passes before the mark is removed).
 PENDING = {
     "hybrid": "i17-contract: the hybrid's artist/album features bincount the -1 of unknown ones",
 }
@@ -51,7 +52,7 @@ PENDING = {
 @pytest.mark.parametrize(
     "name",
     [
-        pytest.param(n, marks=pytest.mark.xfail(reason=PENDING[n], strict=True))
+        pytest.param(n, marks=pytest.mark.xfail(reason=PENDING[n], strict=False))
         if n in PENDING
         else n
         for n in model_names()
