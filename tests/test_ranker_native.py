@@ -99,6 +99,17 @@ def test_the_compiler_can_be_turned_off(booster, monkeypatch) -> None:
     assert rn.native_ranker(booster, [10]) is booster
 
 
+class Counted:
+    """A compiled span that counts the rows it scored."""
+
+    def __init__(self, model) -> None:
+        self.model, self.rows = model, 0
+
+    def predict(self, x, n_jobs=1):
+        self.rows += len(x)
+        return self.model.predict(x, n_jobs=n_jobs)
+
+
 def test_a_loaded_hybrid_gives_the_same_lists_with_compiled_trees(tmp_path, monkeypatch) -> None:
     world = three_tastes()
     model = create("hybrid", SMALL).fit(world)
@@ -106,10 +117,19 @@ def test_a_loaded_hybrid_gives_the_same_lists_with_compiled_trees(tmp_path, monk
     monkeypatch.setenv("SPOTIFIER_NATIVE_RANKER", "0")
     plain = registry.load(tmp_path)
     monkeypatch.delenv("SPOTIFIER_NATIVE_RANKER")
+    # Whatever holds the booster, loading it goes through native_ranker: compile now, count use.
+    made: list[rn.NativeRanker] = []
+    real = rn.native_ranker
+
+    def compiled_now(booster, cuts=(), background=True):
+        ranker = real(booster, cuts, background=False)
+        ranker.spans = {key: Counted(span) for key, span in ranker.spans.items()}
+        made.append(ranker)
+        return ranker
+
+    monkeypatch.setattr(rn, "native_ranker", compiled_now)
     native = registry.load(tmp_path)
-    assert isinstance(native.ranker, rn.NativeRanker)  # type: ignore[attr-defined]
-    assert native.ranker.wait(120)  # type: ignore[attr-defined]
-    assert len(native.ranker.spans) == 3  # type: ignore[attr-defined]
+    assert len(made) == 1 and set(made[0].spans) == {(0, 10), (10, 40), (0, 40)}
     inter = world.interactions
     queries = [
         Query(seeds=inter.playlist(r)[:n].astype(np.int64), name=str(inter.titles[r]))
@@ -119,3 +139,6 @@ def test_a_loaded_hybrid_gives_the_same_lists_with_compiled_trees(tmp_path, monk
     for i in range(len(queries)):
         assert np.array_equal(want.row(i)[0], got.row(i)[0])
         assert np.array_equal(want.row(i)[1], got.row(i)[1])
+    # The cascade's two spans did the scoring: every candidate, then each query's best 20.
+    spans = made[0].spans
+    assert spans[(0, 10)].rows > spans[(10, 40)].rows > 0
