@@ -6,7 +6,9 @@ indices are assigned in order of first appearance and never change afterwards.
 
 One name per URI: inside a slice the first name seen is the reference (the worker rejects later
 playlists that disagree); across slices the store's name is (the parent rejects the newcomers).
-A pid already in the store is an error, not a skipped playlist: two slices claim the same pid.
+A pid already in the store makes the later playlist invalid (listed, the rest of its slice
+loads). A slice that cannot be read at all is named in `IngestReport.rejected_files` and
+skipped, the others load; `strict` stops at either and leaves the store as it was.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """Tabular ingest, part 2: one file read by DuckDB's own reader into checked rows, in SQL.
 
-`read_rows` leaves a temporary table `_checked` with one row per playlist entry: the canonical
-columns (`key`, `track`, `pos`, `title`, ...), the row's number in the file (`_row`) and `why`,
-the first rule the row breaks ("field: message", NULL for a valid row). Every rule is one SQL
-expression over whole columns; no Python runs per row.
+`read_rows` sets up views of the file in the canonical columns (`key`, `track`, `position`,
+`title`, ...) with each row's number in the file (`_row`), and a table `_bad` of the invalid
+rows with `why`, the first rule each breaks ("field: message"). Every rule is one SQL expression
+over whole columns; no Python runs per row. `store.tabular` checks the rules that need the whole
+file (repeated positions, stored ids) and writes the rest.
 
-The rules (`ROW_RULES`): the playlist id and the track id are not empty; `position`,
+The rules: the playlist id and the track id are not empty; `position`,
 `duration_ms`, `num_followers` and `num_edits` are whole numbers >= 0; `modified_at` is epoch
 seconds or an ISO date; `collaborative` is true/false (also t/f, 1/0, yes/no); a title has at
 most `MAX_TITLE` characters and a description `MAX_DESCRIPTION` (longer ones are rejected, not
@@ -21,8 +22,6 @@ The same names give the same ids on every run and machine.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import duckdb
 
 from spotifier.store.tabular_map import KEY_JOINER, Source
@@ -30,19 +29,6 @@ from spotifier.store.tabular_map import KEY_JOINER, Source
 MAX_TITLE = 1_000
 MAX_DESCRIPTION = 10_000
 NAME_JOINER = " — "
-#: what `read_rows` calls each rule in `why`, for the docs and tests
-ROW_RULES = (
-    "playlist: empty id",
-    "track: empty id",
-    "position: not a whole number >= 0",
-    "duration_ms / num_followers / num_edits: not a whole number >= 0",
-    "modified_at: neither epoch seconds nor a date",
-    "collaborative: not true/false",
-    f"title: over {MAX_TITLE:,} characters",
-    f"description: over {MAX_DESCRIPTION:,} characters",
-    "position: repeated in its playlist",
-    "playlist: already in the store",
-)
 # (list_contains, not `IN (...)`: DuckDB may plan an IN list as a join, which loses the file's
 # row order that `_row` is read from)
 _TRUE = "['true', 't', '1', 'yes', 'y']"
@@ -359,7 +345,3 @@ def rejected_lines(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str]]:
 def clear_rejects(con: duckdb.DuckDBPyConnection) -> None:
     for table in ("_rejects", "_rejects_scan"):
         con.execute(f"DROP TABLE IF EXISTS {table}").fetchall()
-
-
-def source_label(path: Path) -> str:
-    return path.name
