@@ -177,6 +177,26 @@ def test_spark_ingest_names_a_corrupt_file(spark_world, tmp_path, which):
         spark_ingest(Home(tmp_path / "h"), broken, MASTER)
 
 
+def test_spark_ingest_lists_a_pid_stored_by_another_slice_and_loads_the_rest(spark_world, tmp_path):
+    from spotifier.spark import ingest as spark_ingest
+
+    world = spark_world[0]
+    first = iter_slice_files(world)[0]
+    again = tmp_path / "again"
+    again.mkdir()
+    data = read_slice(first)
+    pid = data["playlists"][0]["pid"]
+    write_slice(again / "mpd.slice.900000-900999.json", data["playlists"][:2], "900000-900999")
+    home = Home(tmp_path / "h")
+    spark_ingest(home, first, MASTER)
+    report = spark_ingest(home, again, MASTER)
+    assert report.invalid_playlists == 2  # both pids are stored already
+    listed = [
+        orjson.loads(line) for line in (home.root / store.INVALID_FILE).read_bytes().splitlines()
+    ]
+    assert listed[0]["pid"] == pid and listed[0]["violations"][0]["field"] == "pid"
+
+
 def _hold_out(inter: Interactions, every: int = 5, keep: int = 5):
     """Every `every`-th playlist (>= 15 tracks) keeps its first `keep` tracks; the rest is truth."""
     playlists, queries, truths = [], [], []

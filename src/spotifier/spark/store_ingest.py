@@ -93,8 +93,8 @@ def _read_known(spark: Any, con: Any, staging: Path) -> dict[str, DataFrame]:
 
 
 def _pid_checks(playlists: DataFrame, known_pids: DataFrame) -> DataFrame:
-    """Within a file a repeated pid is the later playlist's problem; across files (or against
-    the store) it is an error, as in the DuckDB ingest: column `clash` marks those."""
+    """A pid repeated within a file, in an earlier file, or already in the store makes the
+    later playlist invalid (listed, the rest loads), as in the DuckDB ingest."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -111,12 +111,16 @@ def _pid_checks(playlists: DataFrame, known_pids: DataFrame) -> DataFrame:
     valid_file = F.when(F.col("problem").isNull(), F.col("file_order"))
     first_file = F.min(valid_file).over(Window.partitionBy("pid"))
     stored = known_pids.select("pid", F.lit(True).alias("_stored"))
+    clash = F.col("problem").isNull() & (
+        (F.col("file_order") > first_file) | F.coalesce("_stored", F.lit(False))
+    )
     return (
         playlists.join(F.broadcast(stored), "pid", "left")
         .withColumn(
-            "clash",
-            F.col("problem").isNull()
-            & ((F.col("file_order") > first_file) | F.coalesce("_stored", F.lit(False))),
+            "problem",
+            F.when(clash, F.lit("pid: already in the store (another slice)")).otherwise(
+                F.col("problem")
+            ),
         )
         .drop("_stored")
     )
@@ -288,17 +292,17 @@ def _run(
     playlists = read_playlists(spark, [str(f) for f in files])
     playlists = _pid_checks(playlists.withColumn("problem", problems(playlists)), known["pids"])
     playlists = playlists.cache()  # parsed once; everything below reads this
-    candidates = _explode(playlists.where(F.col("problem").isNull() & ~F.col("clash"))).cache()
+    candidates = _explode(playlists.where(F.col("problem").isNull())).cache()
     conflicts = _name_conflicts(candidates, known).cache()
     playlists = playlists.join(F.broadcast(conflicts), ["file_order", "slice_row"], "left")
     playlists = playlists.withColumn("problem", F.coalesce("problem", "conflict"))
 
-    # One pass collects everything the driver must see: broken files, clashes, rejections.
-    wanted = F.col("slice_row").isNull() | F.col("clash") | F.col("problem").isNotNull()
+    # One pass collects everything the driver must see: broken files and rejections.
+    wanted = F.col("slice_row").isNull() | F.col("problem").isNotNull()
     try:
         flagged = (
             playlists.where(wanted)
-            .select("file", "file_order", "slice_row", "pid", "problem", "clash")
+            .select("file", "file_order", "slice_row", "pid", "problem")
             .orderBy("file_order", "slice_row")
             .collect()
         )
@@ -309,12 +313,6 @@ def _run(
             raise InvalidInputError(
                 f"{row['file']}: not valid JSON or not an MPD slice (corrupt or truncated?)"
             )
-    clashes = [row for row in flagged if row["clash"]]
-    if clashes:
-        raise InvalidInputError(
-            f"{clashes[0]['file']}: pid {clashes[0]['pid']} is already in the store from "
-            "another slice (a pid may appear in one slice only)"
-        )
     if flagged and strict:
         first = flagged[0]
         raise InvalidInputError(
