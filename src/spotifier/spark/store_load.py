@@ -65,7 +65,11 @@ def load_into_store(
     now = datetime.now(UTC).replace(tzinfo=None)
     con.begin()
     try:
+        # a table without files has no new rows (a batch whose playlists were all rejected)
+        present = {t for t in inserts if any((staging / t).glob("**/*.parquet"))}
         for table, columns in inserts.items():
+            if table not in present:
+                continue
             con.execute(
                 f"INSERT INTO {table} BY NAME SELECT {columns} FROM {scan(table)} "
                 f"ORDER BY {order[table]}"
@@ -76,8 +80,9 @@ def load_into_store(
                 [f.name, digests[f], per_file.get(name_of(str(f)), 0), now],
             )
         record_source_kind(con, "mpd")
-        report.playlists = scalar(con, f"SELECT count(*) FROM {scan('playlists')}")
-        report.entries = scalar(con, f"SELECT count(*) FROM {scan('entries')}")
+        for table in ("playlists", "entries"):
+            count = scalar(con, f"SELECT count(*) FROM {scan(table)}") if table in present else 0
+            setattr(report, table, count)
         con.commit()
     except BaseException:
         con.rollback()
