@@ -117,6 +117,31 @@ def test_a_garbage_meta_json_is_damage(home: Home, text: str) -> None:
     assert "meta.json" in message and message.endswith(HINT)
 
 
+@pytest.mark.parametrize(
+    "change", [{"fit_seconds": "fast"}, {"n_tracks": None}, {"data_fingerprint": 7}]
+)
+def test_a_meta_field_of_the_wrong_type_is_damage(home: Home, change: dict) -> None:
+    _rewrite_json(_model_file(home, "meta.json"), **change)
+    key = next(iter(change))
+    assert f"meta.json has a {key} of the wrong type" in _damaged(home)
+
+
+def test_a_damaged_sub_model_names_its_file(tmp_path: Path, tiny_world, monkeypatch) -> None:
+    """seed-combined keeps its two parts in sub-folders; a broken part names its own file."""
+    from spotifier.models import combined
+
+    monkeypatch.setattr(combined.SeedNCF, "_fit", lambda self, data: None)
+    monkeypatch.setattr(combined.SeedCombined, "_fit", lambda self, data: self.baseline.fit(data))
+    model = registry.create("seed-combined").fit(tiny_world)
+    model.baseline.save(tmp_path)  # only the baseline part matters here
+    (tmp_path / "config.json").write_text(json.dumps({"model": "seed-combined", "config": {}}))
+    (tmp_path / "baseline").mkdir()
+    model.baseline.save(tmp_path / "baseline")
+    (tmp_path / "baseline" / "arrays.npz").write_bytes(b"PK\x03\x04 cut")
+    with pytest.raises(DamagedModelError, match=r"baseline/arrays.npz is damaged"):
+        registry.load(tmp_path)
+
+
 def test_a_garbage_config_json_is_damage(home: Home) -> None:
     _model_file(home, "config.json").write_text("not json")
     assert "config.json is not readable JSON" in _damaged(home)

@@ -205,7 +205,13 @@ class Recommender(ABC):
         except (KeyError, IndexError, ValueError, TypeError) as exc:
             problem = f"does not hold a {cls.name} model ({exc})"
             raise DamagedModelError(arrays_file, problem) from exc
-        model._load_extra(path)
+        try:
+            model._load_extra(path)
+        except (SpotifierError, PermissionError, MemoryError):
+            raise
+        except Exception as exc:  # a sub-model's or ranker's own file, read by its library
+            problem = f"holds a damaged part ({type(exc).__name__}: {exc})"
+            raise DamagedModelError(path, problem) from exc
         model._verify(arrays_file)
         return model
 

@@ -186,7 +186,22 @@ def read_meta(home: Home, name: str, split: str | None = None) -> dict[str, Any]
         raise DamagedModelError(path, "is not readable JSON", _retrain_hint(name, split)) from exc
     if not isinstance(meta, dict) or meta.get("model") != name:
         raise DamagedModelError(path, f"is not model '{name}''s meta", _retrain_hint(name, split))
+    for key, kinds in _META_TYPES.items():
+        if key in meta and (isinstance(meta[key], bool) or not isinstance(meta[key], kinds)):
+            problem = f"has a {key} of the wrong type ({meta[key]!r})"
+            raise DamagedModelError(path, problem, _retrain_hint(name, split))
     return meta
+
+
+#: The meta.json fields read back (by evaluate, serve and the report) and their JSON types.
+_META_TYPES: dict[str, type | tuple[type, ...]] = {
+    "trained_at": str,
+    "fit_seconds": (int, float),
+    "data_fingerprint": str,
+    "n_playlists": int,
+    "n_tracks": int,
+    "report": dict,
+}
 
 
 def load(home: Home, name: str, split: str | None = None) -> Recommender:
