@@ -261,14 +261,6 @@ def ensure_trained(
         train(home, name, split, data=source.data)
 
 
-def get_or_train(
-    home: Home, name: str, split: str | None = None, data: TrainingData | Training | None = None
-) -> Recommender:
-    """The saved model `name`, trained first if it is missing or stale."""
-    ensure_trained(home, [name], split, data)
-    return load(home, name, split)
-
-
 def load_chain(
     home: Home, name: str, split: str | None = None, data: TrainingData | Training | None = None
 ) -> FallbackChain:
