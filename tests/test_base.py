@@ -158,7 +158,7 @@ def test_als_norm_pruned_top_k_is_the_brute_force_top_k(seed, k, n_seeds):
     queries = [Query(seeds=rng.choice(known, size=n_seeds, replace=False)) for _ in range(5)]
     got = model.recommend(queries, k)
     for query, items, scores in zip(queries, got.items, got.scores, strict=True):
-        u = model.fold_in(query)
+        u = model.playlist_factor(query)
         if u is None:  # no seed: popularity back-fill only
             assert np.isnan(scores).all()
             continue
@@ -185,7 +185,7 @@ def test_als_score_block_holds_exactly_each_rows_best_candidates(seed):
     assert block.indptr[2] - block.indptr[1] == 0  # no seed, no row
     cols = block.indices[: block.indptr[1]]
     assert len(cols) == model.config.max_candidates
-    u = model.fold_in(queries[0])
+    u = model.playlist_factor(queries[0])
     brute = model.item_factors[known].astype(np.float64) @ u.astype(np.float64)
     floor = np.sort(brute)[-model.config.max_candidates]
     assert brute[np.searchsorted(known, cols)].min() >= floor - 1e-4 * max(1.0, abs(floor))

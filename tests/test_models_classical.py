@@ -170,7 +170,7 @@ def test_als_fold_in_equals_implicit_recalculate_user() -> None:
     np.testing.assert_allclose(ours.item_factors, ref.item_factors, rtol=1e-4, atol=1e-5)
     row = data.interactions.binary[3]
     expected = ref.recalculate_user(3, row)
-    got = ours.fold_in(Query(seeds=row.indices))
+    got = ours.playlist_factor(Query(seeds=row.indices))
     np.testing.assert_allclose(got, np.ravel(expected), rtol=1e-3, atol=1e-4)
 
 

@@ -8,7 +8,7 @@ import scipy.sparse as sp
 
 from spotifier.data import Interactions, Query, TrainingData
 from spotifier.models import create, registry
-from spotifier.models.neural_train import Adam, fold_in, sample_negatives, torch_module
+from spotifier.models.neural_train import Adam, fit_playlist_vectors, sample_negatives, torch_module
 
 
 def skewed_world(n_playlists: int = 300, n_tracks: int = 120, seed: int = 3) -> TrainingData:
@@ -62,8 +62,8 @@ def test_fold_in_rows_do_not_depend_on_each_other() -> None:
     seeds = [np.array([1, 2, 3]), np.array([7]), np.array([20, 21])]
     negatives = np.arange(10, 19)
     init = np.zeros(4, dtype=np.float32)
-    together = fold_in(logits, init, seeds, negatives, steps=15, lr=0.1, reg=0.01)
-    alone = fold_in(logits, init, seeds[1:2], negatives, steps=15, lr=0.1, reg=0.01)
+    together = fit_playlist_vectors(logits, init, seeds, negatives, steps=15, lr=0.1, reg=0.01)
+    alone = fit_playlist_vectors(logits, init, seeds[1:2], negatives, steps=15, lr=0.1, reg=0.01)
     np.testing.assert_allclose(together[1], alone[0], rtol=1e-5, atol=1e-6)
     # The folded-in vector scores its own seeds above the shared negatives.
     scores = together[0] @ items.numpy().T

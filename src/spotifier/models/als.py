@@ -106,9 +106,9 @@ class ALS(Recommender):
             self._by_norm = (known[order], np.ascontiguousarray(factors[order]), norms[order])
         return self._by_norm
 
-    def fold_in(self, query: Query) -> np.ndarray | None:
+    def playlist_factor(self, query: Query) -> np.ndarray | None:
         """The playlist factor for a query's seeds (None without any known seed)."""
-        seeds = np.unique(query.seeds[(query.seeds >= 0) & (query.seeds < self.n_tracks)])
+        seeds = np.unique(query.seeds)
         if len(seeds) == 0:
             return None
         y = self.item_factors[seeds].astype(np.float64)
@@ -139,7 +139,8 @@ class ALS(Recommender):
         """
         ids, factors, norms = self.by_norm
         n = len(ids)
-        solved = [(i, f) for i, f in enumerate(self.fold_in(q) for q in queries) if f is not None]
+        factors_of = (self.playlist_factor(q) for q in queries)
+        solved = [(i, f) for i, f in enumerate(factors_of) if f is not None]
         rows = np.array([i for i, _ in solved], dtype=np.int64)
         users = np.stack([f for _, f in solved]) if solved else np.zeros((0, self.config.factors))
         users = users.astype(np.float32)
@@ -199,17 +200,16 @@ class ALS(Recommender):
         self._gram = None
         self._by_norm = None
 
-    def explain(self, query: Query, items: np.ndarray) -> list[str | None]:
+    def _explain(self, query: Query, items: np.ndarray) -> list[str | None]:
         """The seed whose factor is most aligned with each item."""
-        valid = np.flatnonzero((query.seeds >= 0) & (query.seeds < self.n_tracks))
         out: list[str | None] = []
-        if len(valid) == 0:
+        if len(query.seeds) == 0:
             return [None] * len(items)
-        seed_factors = self.item_factors[query.seeds[valid]]
+        seed_factors = self.item_factors[query.seeds]
         for item in items.tolist():
             if item < 0 or item >= self.n_tracks:
                 out.append(None)
                 continue
             affinity = seed_factors @ self.item_factors[item]
-            out.append(f"like seed track {int(valid[int(np.argmax(affinity))]) + 1}")
+            out.append(f"like seed track {int(np.argmax(affinity)) + 1}")
         return out

@@ -109,32 +109,83 @@ class Recommender(ABC):
     def is_fitted(self) -> bool:
         return self.n_tracks > 0
 
-    # ----------------------------------------------------------------- recommending
+    # ----------------------------------------------------------------- the public contract
     def recommend(self, queries: Sequence[Query], k: int = 500) -> Recommendations:
-        if not self.is_fitted:
-            raise NotFoundError(f"model '{self.name}' is not fitted")
+        """Each query's top `k`, seeds left out, short lists back-filled by popularity."""
+        return self.candidates(queries, k, backfill=True)
+
+    def score(self, queries: Sequence[Query]) -> Scores:
+        """This model's score rows for a batch: a dense float32 array (len(queries), n_tracks)
+        where -inf or NaN means "not a candidate", or a CSR matrix of that shape whose stored
+        entries are the candidates. Seeds may be scored. What a composite model reads when it
+        wants a sub-model's opinion of tracks beyond the sub-model's own top k."""
+        self._check_fitted()
+        return _as_block(self._score(self.known(queries)))
+
+    def candidates(
+        self,
+        queries: Sequence[Query],
+        k: int,
+        backfill: bool = False,
+        scores: Scores | None = None,
+    ) -> Recommendations:
+        """Each query's top `k` by this model's own scores, seeds left out (ties: the lower
+        track index first). Without `backfill`, a row the model has fewer than `k` opinions for
+        ends in -1 / NaN; with it, popularity fills the rest (score NaN). `scores`: this batch's
+        `score(queries)` when the caller holds it already (it is not computed twice)."""
+        self._check_fitted()
         if k < 1:
             raise InvalidInputError(f"k must be at least 1, got {k}")
+        queries = self.known(queries)
         n = len(queries)
         items = np.full((n, k), -1, dtype=np.int32)
-        scores = np.full((n, k), np.nan, dtype=np.float32)
-        for start in range(0, n, self.batch_size):
-            batch = queries[start : start + self.batch_size]
-            block = self._score_top(batch, k)
-            if sp.issparse(block):
-                # Each row's stored entries are distinct candidates (scipy products and COO->CSR
-                # conversion guarantee it), so no sum_duplicates (a full index sort) is needed.
-                block = sp.csr_matrix(block)
+        values = np.full((n, k), np.nan, dtype=np.float32)
+        step = n if scores is not None else self.batch_size
+        for start in range(0, n, max(step, 1)):
+            batch = queries[start : start + step]
+            if scores is not None:
+                block = _as_block(scores)
+            else:
+                block = _as_block(self._score_top(batch, k))
             for j, query in enumerate(batch):
-                row_items, row_scores = self._top_k(block, j, query, k)
+                row_items, row_scores = self._top_k(block, j, query, k, backfill)
                 items[start + j, : len(row_items)] = row_items
-                scores[start + j, : len(row_scores)] = row_scores
-        return Recommendations(items, scores)
+                values[start + j, : len(row_scores)] = row_scores
+        return Recommendations(items, values)
 
-    def _top_k(self, block: Scores, j: int, query: Query, k: int) -> tuple[np.ndarray, np.ndarray]:
-        seeds = np.unique(query.seeds[(query.seeds >= 0) & (query.seeds < self.n_tracks)])
-        if sp.issparse(block) and not isinstance(block, sp.csr_matrix):
-            block = sp.csr_matrix(block)
+    def known(self, queries: Sequence[Query]) -> list[Query]:
+        """The queries with every seed outside this model's catalogue dropped (unknown ids).
+
+        The one place seeds are clipped to the valid range: `score`, `candidates` and
+        `recommend` pass only known seeds to `_score`, so no model checks them again. Positions,
+        when they match the seeds one to one, are dropped with their seeds.
+        """
+        out: list[Query] = []
+        for query in queries:
+            keep = self.known_mask(query.seeds)
+            if keep.all():
+                out.append(query)
+                continue
+            positions = query.positions
+            if positions is not None and len(positions) == len(query.seeds):
+                positions = np.asarray(positions)[keep]
+            out.append(dataclasses.replace(query, seeds=query.seeds[keep], positions=positions))
+        return out
+
+    def known_mask(self, seeds: np.ndarray) -> np.ndarray:
+        """True for each seed that indexes a track of this model's catalogue."""
+        return (seeds >= 0) & (seeds < self.n_tracks)
+
+    def _check_fitted(self) -> None:
+        if not self.is_fitted:
+            raise NotFoundError(f"model '{self.name}' is not fitted")
+
+    def _top_k(
+        self, block: Scores, j: int, query: Query, k: int, backfill: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Row `j` of a score block (from `_as_block`) turned into query `j`'s top k: the one
+        top-k kernel every list goes through. `query` holds known seeds only."""
+        seeds = np.unique(query.seeds)
         if isinstance(block, sp.csr_matrix):
             # Read the row straight from the CSR arrays (fancy-indexing a row costs ~100 µs).
             lo, hi = block.indptr[j], block.indptr[j + 1]
@@ -155,7 +206,7 @@ class Recommender(ABC):
         cand, vals = cand[finite], vals[finite]
         chosen, chosen_scores = top_k_stable(cand, vals, k)
         need = k - len(chosen)
-        if need > 0:
+        if need > 0 and backfill:
             fill = self._backfill(np.concatenate([seeds, chosen]).astype(np.int64), need)
             chosen = np.concatenate([chosen, fill])
             chosen_scores = np.concatenate(
@@ -244,7 +295,20 @@ class Recommender(ABC):
     # ------------------------------------------------------------------ explanation
     def explain(self, query: Query, items: np.ndarray) -> list[str | None]:
         """A short human reason per recommended item, where the model can say one."""
+        return self._explain(self.known([query])[0], items)
+
+    def _explain(self, query: Query, items: np.ndarray) -> list[str | None]:
+        """`explain` for a query holding known seeds only."""
         return [None] * len(items)
+
+
+def _as_block(block: Scores | sp.spmatrix) -> Scores:
+    """A score block as `_top_k` reads it: CSR (indices as they come: each row's stored entries
+    are distinct candidates, scipy products and COO->CSR conversion guarantee it, so no
+    sum_duplicates, a full index sort) or a dense float32 array."""
+    if sp.issparse(block):
+        return block if isinstance(block, sp.csr_matrix) else sp.csr_matrix(block)
+    return np.asarray(block, dtype=np.float32)
 
 
 def _dense_candidates(

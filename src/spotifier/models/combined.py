@@ -54,7 +54,7 @@ class SeedCombined(Recommender):
         self.network.fit(data)
 
     def _score(self, queries: Sequence[Query]) -> Scores:
-        probabilities = np.asarray(self.network._score(queries))
+        probabilities = np.asarray(self.network.score(queries))
         rows: list[np.ndarray] = []
         cols: list[np.ndarray] = []
         for i, query in enumerate(queries):
@@ -76,7 +76,7 @@ class SeedCombined(Recommender):
         self.baseline = SeedBaseline.load(path / "baseline")
         self.network = SeedNCF.load(path / "network")
 
-    def explain(self, query: Query, items: np.ndarray) -> list[str | None]:
+    def _explain(self, query: Query, items: np.ndarray) -> list[str | None]:
         reasons = self.baseline.explain(query, items)
         return [None if r is None else f"{r}; ranked by the neural model" for r in reasons]
 

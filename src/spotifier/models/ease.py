@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from spotifier.data import Query, TrainingData
 from spotifier.models.base import ModelConfig, Recommender, Scores
 from spotifier.models.config import PositiveFloat, PositiveInt
-from spotifier.models.similarity import columns_to_csr, fold_in
+from spotifier.models.similarity import columns_to_csr, seed_indicators
 from spotifier.progress import blas_threads
 
 
@@ -65,7 +65,7 @@ class EASE(Recommender):
         self.weights = np.ascontiguousarray(weights, dtype=np.float32)
 
     def _score(self, queries: Sequence[Query]) -> Scores:
-        q = fold_in(queries, self.n_tracks)[:, self.vocabulary]
+        q = seed_indicators(queries, self.n_tracks)[:, self.vocabulary]
         rows = np.flatnonzero(np.diff(q.indptr) > 0)  # no known seed: no candidates (back-fill)
         scores = np.asarray(sp.csr_matrix(q[rows]) @ self.weights)
         return columns_to_csr(scores, rows, self.vocabulary, (len(queries), self.n_tracks))
@@ -77,7 +77,7 @@ class EASE(Recommender):
         self.vocabulary = arrays["vocabulary"].astype(np.int32)
         self.weights = np.ascontiguousarray(arrays["weights"], dtype=np.float32)
 
-    def explain(self, query: Query, items: np.ndarray) -> list[str | None]:
+    def _explain(self, query: Query, items: np.ndarray) -> list[str | None]:
         """The seed with the largest weight toward each item."""
         position = {int(t): i for i, t in enumerate(self.vocabulary.tolist())}
         seeds = [

@@ -345,8 +345,7 @@ class Hybrid(Recommender):
         generator answers on its own (the ranker never beat it there)."""
         if "title" not in self.config.generators:
             return True
-        seeds = query.seeds
-        return bool(((seeds >= 0) & (seeds < self.n_tracks)).any())
+        return len(query.seeds) > 0
 
     # ------------------------------------------------------------------ scoring
     def _score(self, queries: Sequence[Query]) -> Scores:
@@ -363,7 +362,7 @@ class Hybrid(Recommender):
         )
         if unseeded and own_title:
             assert self.title_model is not None
-            title_block = sp.csr_matrix(self.title_model._score([queries[j] for j in unseeded]))
+            title_block = sp.csr_matrix(self.title_model.score([queries[j] for j in unseeded]))
         elif unseeded:
             title_block = lists.blocks[cfg.generators.index("title")]
         for at, j in enumerate(unseeded):
@@ -519,7 +518,7 @@ class Hybrid(Recommender):
 
             self.ranker = native_ranker(self.ranker, [self.config.cascade_trees])
 
-    def explain(self, query: Query, items: np.ndarray) -> list[str | None]:
+    def _explain(self, query: Query, items: np.ndarray) -> list[str | None]:
         lists = hf.generate(self.generators, [query], self.config.candidates)
         out: list[str | None] = []
         for item in items.tolist():

@@ -246,12 +246,9 @@ def generate(generators: Sequence[Recommender], queries: Sequence[Query], k: int
     scores = np.full((len(generators), len(queries), k), np.nan, dtype=np.float32)
     blocks: list[sp.csr_matrix | np.ndarray | None] = []
     for g, model in enumerate(generators):
-        block = _as_block(model._score(queries))
-        for j, query in enumerate(queries):
-            row_items, row_scores = model._top_k(block, j, query, k)
-            own = np.isfinite(row_scores)  # NaN = popularity back-fill, not the model's opinion
-            items[g, j, : len(row_items)] = np.where(own, row_items, -1)
-            scores[g, j, : len(row_scores)] = np.where(own, row_scores, np.nan)
+        block = model.score(queries)
+        own = model.candidates(queries, k, scores=block)  # no back-fill: the model's opinions
+        items[g], scores[g] = own.items, own.scores
         blocks.append(block)
     n_tracks = max((b.shape[1] for b in blocks if b is not None), default=0)
     return Lists(items, scores, tuple(blocks), np.full(n_tracks, np.nan, dtype=np.float32))

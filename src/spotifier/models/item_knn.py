@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from spotifier.data import Query, TrainingData
 from spotifier.models.base import ModelConfig, Recommender, Scores
 from spotifier.models.config import NonNegativeFloat, PositiveInt, UnitFloat
-from spotifier.models.similarity import blocked_neighbours, contributions, fold_in
+from spotifier.models.similarity import blocked_neighbours, contributions, seed_indicators
 from spotifier.progress import blas_threads
 
 
@@ -28,7 +28,7 @@ class ItemItemModel(Recommender):
         self.similarity = sp.csr_matrix((0, 0), dtype=np.float32)
 
     def _score(self, queries: Sequence[Query]) -> Scores:
-        return sp.csr_matrix(fold_in(queries, self.n_tracks) @ self.similarity)
+        return sp.csr_matrix(seed_indicators(queries, self.n_tracks) @ self.similarity)
 
     def _state(self) -> dict[str, Any]:
         return {"similarity": self.similarity}
@@ -36,12 +36,10 @@ class ItemItemModel(Recommender):
     def _set_state(self, arrays: dict[str, Any]) -> None:
         self.similarity = sp.csr_matrix(arrays["similarity"], dtype=np.float32)
 
-    def explain(self, query: Query, items: np.ndarray) -> list[str | None]:
+    def _explain(self, query: Query, items: np.ndarray) -> list[str | None]:
         """Which seeds (1-based positions in the query) pulled each item in."""
-        seeds = query.seeds
-        valid = np.flatnonzero((seeds >= 0) & (seeds < self.n_tracks))
-        rows = self.similarity[seeds[valid]]
-        reasons = contributions(rows, items, lambda s: str(int(valid[s]) + 1))
+        rows = self.similarity[query.seeds]
+        reasons = contributions(rows, items, lambda s: str(s + 1))
         return [f"like seed track {r}" if r else None for r in reasons]
 
 

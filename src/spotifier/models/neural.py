@@ -2,7 +2,8 @@
 
 Both learn a vector per training playlist and per track. A query is always a new playlist (the
 contract never looks a training row up), so both FOLD IN: a fresh playlist vector is fitted to the
-query's seeds by a few Adam steps with every item-side weight frozen (`neural_train.fold_in`).
+query's seeds by a few Adam steps with every item-side weight frozen
+(`neural_train.fit_playlist_vectors`).
 We chose gradient fold-in over an item-based encoder because it scores new playlists with exactly
 the function the network was trained with, needs no second architecture, and costs a few
 milliseconds per batch; zero-seed queries get no opinion (popularity back-fill, or the title
@@ -29,7 +30,7 @@ from spotifier.models.config import (
 )
 from spotifier.models.neural_net import NeuMFParams, SeedNetParams
 from spotifier.models.neural_train import (
-    fold_in,
+    fit_playlist_vectors,
     positive_pairs,
     run_epoch,
     sample_negatives,
@@ -60,12 +61,12 @@ class _FoldInModel(Recommender):
             data.n_tracks, size=min(count, data.n_tracks), replace=False
         ).astype(np.int64)
 
-    def fold_in_vectors(self, seed_lists: list[np.ndarray]) -> np.ndarray:
+    def playlist_vectors(self, seed_lists: list[np.ndarray]) -> np.ndarray:
         cfg: Any = self.config
         torch = torch_module()
         with torch.no_grad():
             init = self.net.mean_user().numpy()
-        return fold_in(
+        return fit_playlist_vectors(
             self.net.pair_logits,
             init,
             seed_lists,
@@ -78,11 +79,11 @@ class _FoldInModel(Recommender):
     def _score(self, queries: Sequence[Query]) -> Scores:
         torch = torch_module()
         out = np.full((len(queries), self.n_tracks), -np.inf, dtype=np.float32)
-        seeds = [q.seeds[(q.seeds >= 0) & (q.seeds < self.n_tracks)] for q in queries]
+        seeds = [q.seeds for q in queries]
         rows = [i for i, s in enumerate(seeds) if len(s)]
         if not rows:
             return out
-        users = self.fold_in_vectors([seeds[i].astype(np.int64) for i in rows])
+        users = self.playlist_vectors([seeds[i].astype(np.int64) for i in rows])
         vocab = self.vocabulary
         whole = len(vocab) == self.n_tracks
         with torch.no_grad():

@@ -132,7 +132,7 @@ def padded_seeds(seed_lists: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return items, mask
 
 
-def fold_in(
+def fit_playlist_vectors(
     pair_logits: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     init: np.ndarray,
     seed_lists: list[np.ndarray],

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from spotifier.data import Query, TrainingData
 from spotifier.models.base import ModelConfig, Recommender, Scores
 from spotifier.models.config import NonNegativeFloat, PositiveInt, UnitFloat
-from spotifier.models.similarity import fold_in, pack_strings, top_k_per_row, unpack_strings
+from spotifier.models.similarity import pack_strings, seed_indicators, top_k_per_row, unpack_strings
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ class PlaylistKNN(Recommender):
 
     def neighbour_weights(self, queries: Sequence[Query]) -> sp.csr_matrix:
         """Queries x training playlists: the kept neighbours' vote weights."""
-        q = fold_in(queries, self.n_tracks)
+        q = seed_indicators(queries, self.n_tracks)
         overlap = sp.csr_matrix(q @ self.transposed)
         if overlap.nnz == 0:
             return overlap
@@ -107,7 +107,7 @@ class PlaylistKNN(Recommender):
             self._titles = unpack_strings(self.title_bytes, self.title_offsets)
         return self._titles
 
-    def explain(self, query: Query, items: np.ndarray) -> list[str | None]:
+    def _explain(self, query: Query, items: np.ndarray) -> list[str | None]:
         weights = self.neighbour_weights([query])
         rows, w = weights.indices, weights.data
         order = np.lexsort((rows, -w))

@@ -83,7 +83,7 @@ class SeedBaseline(Recommender):
 
     def neighbours(self, query: Query) -> list[int]:
         """Bank rows of the most similar playlists (ties: the earlier playlist first)."""
-        seeds = query.seeds[(query.seeds >= 0) & (query.seeds < self.n_tracks)].tolist()
+        seeds = query.seeds.tolist()
         if not seeds:
             return []
         wanted, wanted_len = Counter(seeds), len(seeds)
@@ -96,7 +96,7 @@ class SeedBaseline(Recommender):
     def ranked(self, query: Query) -> list[int]:
         """The shuffled, de-duplicated pool for one query."""
         rows = self.neighbours(query)
-        seeds = query.seeds[(query.seeds >= 0) & (query.seeds < self.n_tracks)].tolist()
+        seeds = query.seeds.tolist()
         pool = Counter(t for r in rows for t in self.tracks[self.indptr[r] : self.indptr[r + 1]])
         remaining = list((pool - Counter(seeds)).elements())
         self._rng(query).shuffle(remaining)
@@ -105,8 +105,7 @@ class SeedBaseline(Recommender):
     def _rng(self, query: Query) -> np.random.Generator:
         # Seeded by the config's seed and the query itself: the same query always gets the same
         # shuffle, whatever batch it arrives in.
-        seeds = query.seeds[(query.seeds >= 0) & (query.seeds < self.n_tracks)]
-        digest = zlib.crc32(np.ascontiguousarray(seeds, dtype=np.int32).tobytes())
+        digest = zlib.crc32(np.ascontiguousarray(query.seeds, dtype=np.int32).tobytes())
         return np.random.default_rng([self.config.seed, digest])
 
     def _score(self, queries: Sequence[Query]) -> Scores:
@@ -131,7 +130,7 @@ class SeedBaseline(Recommender):
         self.tracks = arrays["tracks"].astype(np.int32)
         self._bank = None
 
-    def explain(self, query: Query, items: np.ndarray) -> list[str | None]:
+    def _explain(self, query: Query, items: np.ndarray) -> list[str | None]:
         rows = self.neighbours(query)
         out: list[str | None] = []
         for item in items.tolist():

@@ -1,9 +1,9 @@
 """Sparse building blocks shared by the neighbourhood models.
 
-Queries become a sparse (queries x tracks) matrix of their seeds (`fold_in`); item-item models
-are built block by block and keep only each row's strongest neighbours (`blocked_neighbours`),
-so memory stays bounded on large catalogues. Titles are stored as one UTF-8 byte array plus
-offsets (`pack_strings`), which `np.savez` writes without pickle.
+Queries become a sparse (queries x tracks) matrix of their seeds (`seed_indicators`); item-item
+models are built block by block and keep only each row's strongest neighbours
+(`blocked_neighbours`), so memory stays bounded on large catalogues. Titles are stored as one
+UTF-8 byte array plus offsets (`pack_strings`), which `np.savez` writes without pickle.
 """
 
 from __future__ import annotations
@@ -17,19 +17,17 @@ import scipy.sparse as sp
 from spotifier.data import Query
 
 
-def fold_in(queries: Sequence[Query], n_tracks: int) -> sp.csr_matrix:
-    """Queries x tracks, 1.0 where a seed is present; out-of-range ids are ignored.
+def seed_indicators(queries: Sequence[Query], n_tracks: int) -> sp.csr_matrix:
+    """Queries x tracks, 1.0 where a seed is present (seeds must be known: `Recommender.known`).
 
-    >>> fold_in([Query(seeds=[2, 0, 2]), Query(seeds=[7, -1])], 3).toarray().tolist()
+    >>> seed_indicators([Query(seeds=[2, 0, 2]), Query(seeds=[])], 3).toarray().tolist()
     [[1.0, 0.0, 1.0], [0.0, 0.0, 0.0]]
     """
     lengths = [len(q.seeds) for q in queries]
     col = np.concatenate([q.seeds for q in queries]) if queries else np.array([], np.int32)
     row = np.repeat(np.arange(len(queries), dtype=np.int32), lengths)
-    valid = (col >= 0) & (col < n_tracks)
     m = sp.csr_matrix(
-        (np.ones(int(valid.sum()), dtype=np.float32), (row[valid], col[valid])),
-        shape=(len(queries), n_tracks),
+        (np.ones(len(col), dtype=np.float32), (row, col)), shape=(len(queries), n_tracks)
     )
     m.sum_duplicates()
     m.data[:] = 1.0  # a repeated seed counts once

@@ -208,7 +208,7 @@ class TitleModel(Recommender):
         self._vectorizer = None
         self._titles = None
 
-    def explain(self, query: Query, items: np.ndarray) -> list[str | None]:
+    def _explain(self, query: Query, items: np.ndarray) -> list[str | None]:
         weights = self.title_weights([query])
         rows = weights.indices[np.lexsort((weights.indices, -weights.data))]
         valid = (items >= 0) & (items < self.n_tracks)
