@@ -218,3 +218,67 @@ def test_fits_a_world_with_unseen_and_single_track_playlists(
     model = create(name, FAST_OVERRIDES.get(name, [])).fit(world)
     recs = model.recommend([Query(seeds=np.array([2])), Query(name="a")], k=6)
     assert len(recs.row(0)[0]) == 5 and len(recs.row(1)[0]) == 6
+
+
+# ---------------------------------------------------------------- edge cases, default configs
+def make_small_catalogue(n_tracks: int = 60, n_playlists: int = 240) -> TrainingData:
+    """A catalogue of `n_tracks` tracks in three clusters, titled by cluster (LensKit-style:
+    the default configs, sized for catalogues a thousand times larger, must still work)."""
+    from spotifier.data import Interactions
+
+    rng = np.random.default_rng(11)
+    clusters = np.array_split(np.arange(n_tracks), 3)
+    names = ("rock", "chill", "party")
+    playlists, titles = [], []
+    for i in range(n_playlists):
+        pool = clusters[i % 3]
+        size = int(rng.integers(3, min(15, len(pool))))
+        playlists.append(rng.choice(pool, size=size, replace=False).tolist())
+        titles.append(names[i % 3])
+    inter = Interactions.from_lists(playlists, n_tracks=n_tracks, titles=titles)
+    artists = (np.arange(n_tracks) // 4).astype(np.int32)
+    albums = (np.arange(n_tracks) // 2).astype(np.int32)
+    return TrainingData(inter, artists, albums)
+
+
+@pytest.mark.slow
+def test_default_config_on_a_60_track_catalogue(name: str) -> None:
+    """Every model, with its defaults, fits and recommends on 60 tracks (k beyond the catalogue,
+    seeded, title-only and empty queries)."""
+    world = make_small_catalogue()
+    model = create(name).fit(world)
+    queries = [Query(seeds=np.array([0, 3, 5])), Query(name="chill"), Query()]
+    recs = model.recommend(queries, k=100)
+    assert recs.items.shape == (3, 100)
+    first, _ = recs.row(0)
+    assert len(first) == 57 and not {0, 3, 5} & set(first.tolist())
+    assert len(recs.row(1)[0]) == 60 and len(recs.row(2)[0]) == 60
+    for i in range(3):
+        items, _ = recs.row(i)
+        assert len(set(items.tolist())) == len(items)
+
+
+# ---------------------------------------------------------------- composite models' contract
+PRIVATE_CONTRACT = {"_score", "_score_top", "_top_k", "_fit"}
+
+
+def test_no_code_calls_another_objects_private_contract() -> None:
+    """Composite models use `score()` / `candidates()` / `fit()`: `_score`, `_top_k` and `_fit`
+    are reached only through `self` (a change to the base's helpers cannot break a caller)."""
+    import ast
+    from pathlib import Path
+
+    import spotifier
+
+    offenders = []
+    for path in sorted(Path(spotifier.__file__).parent.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not (isinstance(node, ast.Attribute) and node.attr in PRIVATE_CONTRACT):
+                continue
+            owner = node.value
+            if isinstance(owner, ast.Name) and owner.id in {"self", "cls"}:
+                continue
+            if isinstance(owner, ast.Call) and getattr(owner.func, "id", "") == "super":
+                continue
+            offenders.append(f"{path.name}:{node.lineno}: .{node.attr}")
+    assert not offenders, offenders

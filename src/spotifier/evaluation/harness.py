@@ -109,7 +109,7 @@ def evaluate(
         klass = registry.model_class(name)
         # The hide-first protocol is the seed's own comparison: its test playlists (1,000 of a
         # 10,000 sample) are scored whole, as the seed scored them, so models pair up.
-        cap = None if hide_first else getattr(klass, "max_eval_queries", None)
+        cap = None if hide_first else klass.max_eval_queries
         limit = _limit(sample, cap)
         cases = sample_cases(loaded.cases, limit)
         chain = persist.load_chain(home, name, loaded.name, training)
@@ -157,10 +157,11 @@ def artist_credit(catalog: Catalog) -> str:
 
 def _candidate_recall(chain: FallbackChain, cases: list[Case]) -> dict[str, Any] | None:
     """Stage-one recall (share of held-out tracks among the candidates) for two-stage models."""
-    recall_of = getattr(chain.primary, "candidate_recall", None)
-    if recall_of is None or not cases:
+    if not cases:
         return None
-    values = recall_of([c.query for c in cases], [c.truth for c in cases])
+    values = chain.primary.candidate_recall([c.query for c in cases], [c.truth for c in cases])
+    if values is None:
+        return None
     per_category: dict[str, float] = {}
     for category in sorted({c.category for c in cases}):
         mask = np.array([c.category == category for c in cases])

@@ -92,7 +92,7 @@ def sweep(
         row.update({key: overall[key] for key in METRICS})
         row["fit_seconds"] = round(fit_seconds, 2)
         row["recommend_seconds"] = round(rec_seconds, 2)
-        row.update({k: v for k, v in getattr(fitted, "report", {}).items() if np.isfinite(v)})
+        row.update({k: v for k, v in fitted.report.items() if np.isfinite(v)})
         rows.append(row)
     best = max(rows, key=lambda r: (r["r_precision"], r["ndcg"]))
     result = {

@@ -57,6 +57,8 @@ class Recommender(ABC):
     config_class: ClassVar[type[ModelConfig]] = ModelConfig
     #: True when the model answers zero-seed, titled queries itself (else the chain routes them).
     handles_titles: ClassVar[bool] = False
+    #: A slow model is evaluated on a sample of at most this many queries (None: all of them).
+    max_eval_queries: ClassVar[int | None] = None
 
     def __init__(self, config: ModelConfig | None = None) -> None:
         self.config = config if config is not None else self.config_class()
@@ -65,6 +67,8 @@ class Recommender(ABC):
         self.n_tracks = 0
         self.popularity_order = np.array([], dtype=np.int32)
         self.popularity_counts = np.array([], dtype=np.int64)
+        #: Figures the model measured while fitting (kept in the saved model's meta.json).
+        self.report: dict[str, float] = {}
 
     # ------------------------------------------------------------------ fitting
     def fit(self, data: TrainingData) -> Self:
@@ -291,6 +295,13 @@ class Recommender(ABC):
 
     def _load_extra(self, path: Path) -> None:
         """Hook mirroring `_save_extra`."""
+
+    def candidate_recall(
+        self, queries: Sequence[Query], truths: Sequence[np.ndarray]
+    ) -> np.ndarray | None:
+        """A two-stage model's stage-one recall per query (the share of `truths[i]` among query
+        i's candidates); None for a model without stages."""
+        return None
 
     # ------------------------------------------------------------------ explanation
     def explain(self, query: Query, items: np.ndarray) -> list[str | None]:

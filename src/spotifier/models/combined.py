@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -52,6 +52,7 @@ class SeedCombined(Recommender):
     def _fit(self, data: TrainingData) -> None:
         self.baseline.fit(data)
         self.network.fit(data)
+        self.report = self.network.report
 
     def _score(self, queries: Sequence[Query]) -> Scores:
         probabilities = np.asarray(self.network.score(queries))
@@ -75,11 +76,8 @@ class SeedCombined(Recommender):
     def _load_extra(self, path: Path) -> None:
         self.baseline = SeedBaseline.load(path / "baseline")
         self.network = SeedNCF.load(path / "network")
+        self.report = self.network.report
 
     def _explain(self, query: Query, items: np.ndarray) -> list[str | None]:
         reasons = self.baseline.explain(query, items)
         return [None if r is None else f"{r}; ranked by the neural model" for r in reasons]
-
-    @property
-    def report(self) -> dict[str, Any]:
-        return self.network.report

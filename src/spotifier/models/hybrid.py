@@ -174,7 +174,6 @@ class Hybrid(Recommender):
         self.artist_similarity: sp.csr_matrix | None = None
         self.title_model: Recommender | None = None
         self._arrays: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.int32),) * 2
-        self.report: dict[str, float] = {}
 
     # ------------------------------------------------------------------ fitting
     def _fit(self, data: TrainingData) -> None:
@@ -437,6 +436,7 @@ class Hybrid(Recommender):
         self, queries: Sequence[Query], truths: Sequence[np.ndarray]
     ) -> np.ndarray:
         """Stage one's recall per query: the share of `truths[i]` among query i's candidates."""
+        queries = self.known(queries)
         out = np.zeros(len(queries))
         for start in range(0, len(queries), self.batch_size):
             batch = queries[start : start + self.batch_size]

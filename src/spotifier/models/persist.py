@@ -140,9 +140,8 @@ def save(
         "n_tracks": data.n_tracks,
     }
     # Figures a model measured while fitting (e.g. seed-ncf's held-out pair accuracy).
-    report = getattr(model, "report", None)
-    if isinstance(report, dict) and report:
-        meta["report"] = {k: float(v) for k, v in report.items() if math.isfinite(float(v))}
+    if model.report:
+        meta["report"] = {k: float(v) for k, v in model.report.items() if math.isfinite(v)}
     with _saving(target), atomic_dir(target) as tmp:
         model.save(tmp)
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
