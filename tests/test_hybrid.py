@@ -11,8 +11,17 @@ from hypothesis import strategies as st
 
 from spotifier.data import Interactions, Query, TrainingData
 from spotifier.models import Recommender, create, registry
-from spotifier.models import hybrid_features as hf
+from spotifier.models.hybrid import side as hs
+from spotifier.models.hybrid.candidates import Lists, union
+from spotifier.models.hybrid.features import SHARED, Columns, collect, feature_names
+from spotifier.models.hybrid.ranker import Reranker
 from spotifier.models.validation import cut_to_seeds, validation_cases, validation_cuts
+
+
+def features(lists: Lists, j: int, query: Query, side: hs.Side) -> tuple[np.ndarray, np.ndarray]:
+    """Query j's candidates and their feature rows, as the hybrid builds them."""
+    cands = union(lists, j, query, side)
+    return cands, collect(lists, j, query, cands, side)
 
 
 def clustered_world(n_playlists: int = 400, seed: int = 5) -> TrainingData:
@@ -73,10 +82,10 @@ def test_cut_to_seeds_blanks_titles_of_untitled_cases() -> None:
 def test_features_by_hand() -> None:
     items = np.array([[[5, 7, -1]], [[7, 9, 2]]], dtype=np.int32)
     scores = np.array([[[2.0, 1.0, np.nan]], [[0.5, 0.4, 0.1]]], dtype=np.float32)
-    side = hf.Side.build(np.array([0] * 5 + [1] * 5), np.arange(10), np.ones(10))
-    cands, x = hf.features(hf.Lists(items, scores), 0, Query(seeds=np.array([6, 8])), side)
+    side = hs.Side.build(np.array([0] * 5 + [1] * 5), np.arange(10), np.ones(10))
+    cands, x = features(Lists(items, scores), 0, Query(seeds=np.array([6, 8])), side)
     assert cands.tolist() == [2, 5, 7, 9]
-    names = hf.feature_names(["a", "b"])
+    names = feature_names(["a", "b"])
     col = {n: x[:, i] for i, n in enumerate(names)}
     np.testing.assert_allclose(col["a:rank"], [4, 1, 2, 4])  # absent = k + 1
     np.testing.assert_allclose(col["a:relative"][[1, 2]], [1.0, 0.5])
@@ -87,7 +96,7 @@ def test_features_by_hand() -> None:
 
 def test_ranker_trains_on_validation_cases_and_reports_recall(fitted) -> None:
     model, _ = fitted
-    assert model.ranker is not None
+    assert model.reranker is not None
     recall = {k: v for k, v in model.report.items() if k.startswith("candidate_recall_")}
     assert len(recall) >= 6  # categories 9 and 10 need playlists longer than this world has
     assert all(0.0 <= v <= 1.0 for v in recall.values())
@@ -148,22 +157,22 @@ def test_title_only_queries_use_the_title_generator(fitted) -> None:
 def test_transitions_and_gap_features_by_hand() -> None:
     # Track 3 always follows 2 and precedes 4; tracks 0-4 are one album, 5-9 another.
     inter = Interactions.from_lists([[1, 2, 3, 4], [2, 3, 4], [6, 2, 3]], n_tracks=10)
-    trans = hf.transitions(inter)
+    trans = hs.transitions(inter)
     assert trans[2, 3] == 3 and trans[3, 4] == 2 and trans[3, 2] == 0
-    side = hf.Side.build(np.arange(10) // 5, np.arange(10) // 5, np.ones(10), trans)
+    side = hs.Side.build(np.arange(10) // 5, np.arange(10) // 5, np.ones(10), trans)
     items = np.array([[[3, 4, 8]]], dtype=np.int32)
     scores = np.array([[[3.0, 2.0, 1.0]]], dtype=np.float32)
-    lists = hf.Lists(items, scores)
-    names = hf.feature_names(["a"])
+    lists = Lists(items, scores)
+    names = feature_names(["a"])
     # A prefix ending in track 2: its successor 3 follows the gap.
-    _, x = hf.features(lists, 0, Query(seeds=np.array([6, 2])), side)
+    _, x = features(lists, 0, Query(seeds=np.array([6, 2])), side)
     col = {n: x[:, i] for i, n in enumerate(names)}
     np.testing.assert_allclose(col["follows_gap"], [3, 0, 0])
     np.testing.assert_allclose(col["precedes_gap"], [0, 0, 0])
     np.testing.assert_allclose(col["last_album"], [1, 1, 0])
     # The first track hidden (seeds from position 1 on): 3 is played right before seed 4.
     hide_first = Query(seeds=np.array([4, 7]), positions=np.array([1, 2]), num_tracks=3)
-    _, x = hf.features(lists, 0, hide_first, side)
+    _, x = features(lists, 0, hide_first, side)
     col = {n: x[:, i] for i, n in enumerate(names)}
     np.testing.assert_allclose(col["precedes_gap"], [2, 0, 0])
     np.testing.assert_allclose(col["follows_gap"], [0, 0, 0])
@@ -172,33 +181,34 @@ def test_transitions_and_gap_features_by_hand() -> None:
 
 def test_full_scores_reach_candidates_outside_a_generators_top_k(fitted) -> None:
     model, world = fitted
-    names = hf.feature_names(model.config.generators)
-    g = model.config.generators.index("item-knn")
+    names = feature_names(model.generator_names)
+    g = model.generator_names.index("item-knn")
+    score = names.index("item-knn:score")
     queries = [
         Query(seeds=world.interactions.playlist(r)[:2], name=str(world.interactions.titles[r]))
         for r in range(40)
     ]
-    lists = hf.generate(model.generators, queries, 3)
+    lists = model.stage_one.generate(queries, 3)
     reached = 0
     for j, query in enumerate(queries):
-        cands, x = hf.features(lists, j, query, model.side)
+        cands, x = features(lists, j, query, model.side)
         outside = x[:, names.index("item-knn:rank")] > 3
         # Every candidate carries item-knn's own score where it has one, in its top 3 or not.
         expected = lists.blocks[g][j, cands].toarray().ravel()
-        np.testing.assert_allclose(np.nan_to_num(x[:, 3 * g]), expected, rtol=1e-6)
-        reached += int(np.isfinite(x[outside, 3 * g]).sum())
+        np.testing.assert_allclose(np.nan_to_num(x[:, score]), expected, rtol=1e-6)
+        reached += int(np.isfinite(x[outside, score]).sum())
     assert reached > 0
 
 
 def test_album_mates_join_the_candidates() -> None:
     counts = np.array([5, 1, 3, 0, 2, 2], dtype=np.int64)
-    side = hf.Side.build(
+    side = hs.Side.build(
         np.zeros(6, np.int32), np.array([0, 0, 0, 0, 1, 1]), counts, album_candidates=2
     )
     # Album 0 (two seeds) before album 1; inside an album, most played first; unseen track 3 never.
     assert side.album_mates(np.array([0, 1, 4])).tolist()[:4] == [0, 2, 1, 4]
-    lists = hf.Lists(np.full((1, 1, 1), -1, np.int32), np.full((1, 1, 1), np.nan, np.float32))
-    cands, _ = hf.features(lists, 0, Query(seeds=np.array([0, 1, 4])), side)
+    lists = Lists(np.full((1, 1, 1), -1, np.int32), np.full((1, 1, 1), np.nan, np.float32))
+    cands, _ = features(lists, 0, Query(seeds=np.array([0, 1, 4])), side)
     assert cands.tolist() == [2, 5]
 
 
@@ -218,7 +228,7 @@ def test_a_cuts_side_facts_never_count_its_hidden_tracks() -> None:
     cases = [hide_first_case(inter, r) for r in range(10)]
     stage = TrainingData(cut_to_seeds(inter, cases), world.track_artist, world.track_album)
     model = create("hybrid", [*FAST, "album_candidates=50"]).fit(world)
-    model._fit_stage(stage)  # type: ignore[attr-defined]
+    model._fit_stage(stage, model.generator_names)  # type: ignore[attr-defined]
     side = model.side  # type: ignore[attr-defined]
     rare = np.arange(160, 170)
     assert (side.track_log_count[rare] == 0).all()
@@ -274,33 +284,26 @@ def test_a_hybrid_saved_with_another_feature_set_asks_for_retraining(fitted, tmp
 def test_artist_credit_labels_train_a_ranker() -> None:
     world = clustered_world(200, seed=7)
     model = create("hybrid", [*FAST, "artist_gain=0.25", "refit=false"]).fit(world)
-    assert getattr(model, "ranker", None) is not None
+    assert model.reranker is not None  # type: ignore[attr-defined]
     items, _ = model.recommend([Query(seeds=world.interactions.playlist(2)[:5])], 20).row(0)
     assert len(set(items.tolist())) == 20
 
 
 def test_cascade_gives_the_kept_candidates_their_full_score(fitted) -> None:
-    import dataclasses
 
     model, world = fitted
     queries = [Query(seeds=world.interactions.playlist(r)[:5]) for r in range(6)]
-    lists = hf.generate(model.generators, queries, model.config.candidates)
-    parts = [hf.features(lists, j, q, model.side)[1] for j, q in enumerate(queries)]
+    lists = model.stage_one.generate(queries, model.config.candidates)
+    parts = [features(lists, j, q, model.side)[1] for j, q in enumerate(queries)]
     sizes = [len(p) for p in parts]
     x = np.concatenate(parts)
-    full = model.ranker.predict(x)
-    partial = model.ranker.predict(x, num_iteration=10)
+    booster = model.reranker.booster
+    full = booster.predict(x)
+    partial = booster.predict(x, num_iteration=10)
     keep = min(sizes) // 2
-    original = model.config
-    plain = dataclasses.replace(original, cascade_trees=0)
-    cascaded = dataclasses.replace(original, cascade_trees=10, cascade_keep=keep)
-    try:
-        model.config = plain
-        np.testing.assert_allclose(model._rank(x, sizes), full, rtol=1e-5, atol=1e-6)
-        model.config = cascaded
-        got = model._rank(x, sizes)
-    finally:
-        model.config = original
+    plain = Reranker(booster, cascade_trees=0, cascade_keep=keep)
+    np.testing.assert_allclose(plain.score(x, sizes), full, rtol=1e-5, atol=1e-6)
+    got = Reranker(booster, cascade_trees=10, cascade_keep=keep).score(x, sizes)
     lo = 0
     for size in sizes:
         seg = slice(lo, lo + size)
@@ -318,16 +321,16 @@ def test_artist_cooccurrence_features_by_hand() -> None:
     # tracks 0-5; artists: {0, 1} -> 0, {2, 3} -> 1, {4, 5} -> 2
     inter = Interactions.from_lists([[0, 2], [1, 3], [0, 4], [2, 5]], n_tracks=6)
     artist = np.array([0, 0, 1, 1, 2, 2], dtype=np.int32)
-    sim = hf.group_similarity(inter, artist, 10)
+    sim = hs.group_similarity(inter, artist, 10)
     # P(artist 1 | artist 0) = 2/3 (playlists 0, 1 of 0, 1, 2), P(2 | 0) = 1/3, P(2 | 1) = 1/3
     np.testing.assert_allclose(
         sim.toarray(), [[0, 2 / 3, 1 / 3], [2 / 3, 0, 1 / 3], [1 / 2, 1 / 2, 0]], rtol=1e-6
     )
-    side = hf.Side.build(artist, np.arange(6), inter.track_counts, artist_similarity=sim)
+    side = hs.Side.build(artist, np.arange(6), inter.track_counts, artist_similarity=sim)
     items = np.array([[[3, 5, -1]]], dtype=np.int32)
-    lists = hf.Lists(items, np.array([[[2.0, 1.0, np.nan]]], dtype=np.float32))
-    cands, x = hf.features(lists, 0, Query(seeds=np.array([0, 1, 2])), side)
-    col = {name: 3 + i for i, name in enumerate(hf.SHARED)}
+    lists = Lists(items, np.array([[[2.0, 1.0, np.nan]]], dtype=np.float32))
+    cands, x = features(lists, 0, Query(seeds=np.array([0, 1, 2])), side)
+    col = {name: Columns(["a"])[name] for name in SHARED}
     assert cands.tolist() == [3, 5]
     # seeds by artists 0, 0, 1: track 3 (artist 1) gets 2/3, 2/3, 0; track 5 (artist 2) 1/3 x 3
     np.testing.assert_allclose(x[:, col["artist_sim_mean"]], [4 / 9, 1 / 3], rtol=1e-6)
@@ -339,26 +342,26 @@ def test_group_similarity_on_a_sample_of_playlists() -> None:
     lists = [rng.choice(30, size=6, replace=False).tolist() for _ in range(50)]
     inter = Interactions.from_lists(lists, n_tracks=30)
     group = np.arange(30) // 3
-    full = hf.group_similarity(inter, group, 20)
-    assert (hf.group_similarity(inter, group, 20, max_playlists=50) != full).nnz == 0
-    sample = hf.group_similarity(inter, group, 20, max_playlists=20, seed=1)
+    full = hs.group_similarity(inter, group, 20)
+    assert (hs.group_similarity(inter, group, 20, max_playlists=50) != full).nnz == 0
+    sample = hs.group_similarity(inter, group, 20, max_playlists=20, seed=1)
     assert (sample != full).nnz > 0 and 0 < sample.max() <= 1.0
-    assert (hf.group_similarity(inter, group, 20, max_playlists=20, seed=1) != sample).nnz == 0
+    assert (hs.group_similarity(inter, group, 20, max_playlists=20, seed=1) != sample).nnz == 0
     # every playlist alike: any sample sees the same probabilities
     same = Interactions.from_lists([[0, 3, 6]] * 40, n_tracks=9)
-    a = hf.group_similarity(same, np.arange(9) // 3, 5, max_playlists=7, seed=4)
+    a = hs.group_similarity(same, np.arange(9) // 3, 5, max_playlists=7, seed=4)
     np.testing.assert_allclose(a.toarray(), 1 - np.eye(3))
 
 
 def test_album_step_features_by_hand() -> None:
     # Album 0 = tracks 0-4 played 9, 7, 5, 3, 1 times (ranks 0-4); album 1 = tracks 5-9.
     counts = np.array([9, 7, 5, 3, 1, 4, 4, 4, 4, 4], dtype=np.int64)
-    side = hf.Side.build(np.arange(10) // 5, np.arange(10) // 5, counts)
+    side = hs.Side.build(np.arange(10) // 5, np.arange(10) // 5, counts)
     items = np.array([[[1, 3, 4, 8]]], dtype=np.int32)
     scores = np.array([[[4.0, 3.0, 2.0, 1.0]]], dtype=np.float32)
-    names = hf.feature_names(["a"])
+    names = feature_names(["a"])
     # A prefix ending in track 2 (rank 2): the next position is missing after it.
-    _, x = hf.features(hf.Lists(items, scores), 0, Query(seeds=np.array([7, 2])), side)
+    _, x = features(Lists(items, scores), 0, Query(seeds=np.array([7, 2])), side)
     col = {n: x[:, i] for i, n in enumerate(names)}
     np.testing.assert_allclose(col["album_step_next"], [-1, 1, 2, np.nan])
     assert np.isnan(col["album_step_prev"]).all()  # a prefix has no gap before a seed
@@ -405,7 +408,7 @@ def test_a_two_cut_ranker_learns_from_both_cuts_and_fits_deterministically() -> 
     assert "ranker_cases_cut1" not in one.report  # type: ignore[attr-defined]
     # the first cut's cases are the one-cut model's; the ranker saw both cuts' groups
     assert report["ranker_cases_cut0"] == one.report["ranker_cases_cut0"]  # type: ignore[attr-defined]
-    assert two.ranker.num_trees() == 20  # type: ignore[attr-defined]
+    assert two.reranker.booster.num_trees() == 20  # type: ignore[attr-defined]
     queries = [Query(seeds=world.interactions.playlist(r)[:5]) for r in range(0, 240, 7)]
     a, b = two.recommend(queries, 40), again.recommend(queries, 40)
     np.testing.assert_array_equal(a.items, b.items)
@@ -428,7 +431,55 @@ def test_transitions_count_every_adjacent_pair_within_a_playlist(playlists) -> N
     for tracks in playlists:
         for a, b in itertools.pairwise(tracks):
             want[a, b] += a != b
-    got = hf.transitions(inter)
+    got = hs.transitions(inter)
     assert got.dtype == np.float32 and got.has_sorted_indices
     np.testing.assert_array_equal(got.toarray(), want)
     assert (got.data > 0).all()  # no stored zeros
+
+
+# ------------------------------------------------------ data without artists, albums or titles
+def blanked(world: TrainingData, artists: bool = True, albums: bool = True) -> TrainingData:
+    """The world as own playlists without those fields hold it: -1 artists / albums, no titles."""
+    inter = world.interactions
+    titles = np.array([""] * inter.n_playlists, dtype=object)
+    blank = Interactions(inter.indptr, inter.tracks, inter.n_tracks, titles, inter.pids)
+    unknown = np.full(world.n_tracks, -1, dtype=np.int32)
+    return TrainingData(
+        blank,
+        unknown if artists else world.track_artist,
+        unknown if albums else world.track_album,
+    )
+
+
+def test_without_artists_albums_or_titles_those_features_are_left_out() -> None:
+    world = blanked(clustered_world(240, seed=3))
+    assert not (world.has("artist") or world.has("album") or world.has("title"))
+    model = create("hybrid", [*FAST, "generators=item-knn,title,popularity,als"]).fit(world)
+    assert model.generator_names == ("item-knn", "popularity", "als")  # no title generator
+    assert model.title_model is None and model.artist_similarity is None
+    assert model.side.album_mates(np.array([0, 1, 2])).size == 0
+    queries = [Query(seeds=world.interactions.playlist(r)[:4]) for r in range(6)]
+    lists = model.stage_one.generate(queries, 20)
+    x = np.concatenate([features(lists, j, q, model.side)[1] for j, q in enumerate(queries)])
+    col = Columns(model.generator_names)
+    for name in ("artist_log_count", "album_share", "album_step_next", "artist_sim_mean"):
+        assert np.isnan(x[:, col[name]]).all(), name
+    for name in ("seed_artist_count", "seed_album_count", "last_artist", "album_prev"):
+        assert (x[:, col[name]] == 0).all(), name  # an unknown artist matches nothing
+    recs = model.recommend([*queries, Query(name="rock"), Query()], k=30)
+    assert (recs.items >= 0).all()
+
+
+def test_unknown_artists_match_nothing_where_others_are_known() -> None:
+    artist = np.array([0, 0, -1, -1, 1, 1])
+    side = hs.Side.build(artist, np.array([0, 0, 0, -1, -1, 1]), np.ones(6))
+    items = np.array([[[1, 3, 5]]], dtype=np.int32)
+    lists = Lists(items, np.array([[[3.0, 2.0, 1.0]]], dtype=np.float32))
+    cands, x = features(lists, 0, Query(seeds=np.array([0, 2])), side)
+    col = Columns(["a"])
+    assert cands.tolist() == [1, 3, 5]
+    np.testing.assert_allclose(x[:, col["seed_artist_count"]], [1, 0, 0])  # -1 is no artist
+    np.testing.assert_allclose(x[:, col["seed_album_count"]], [2, 0, 0])
+    assert np.isnan(x[1, col["album_share"]]) and np.isnan(x[1, col["artist_log_count"]])
+    sim = hs.group_similarity(Interactions.from_lists([[0, 2, 4], [1, 3]], 6), artist, 5)
+    assert sim.shape == (2, 2)  # tracks of no artist are in no group

@@ -41,11 +41,8 @@ def _queries(data: TrainingData) -> list[Query]:
     return [Query(seeds=first[:5]), Query(seeds=first[:1], name="road trip"), Query()]
 
 
-#: Models whose fix for absent fields belongs to another branch (remove once it lands; not
-#: strict, so that branch's own run passes before the mark is removed).
-PENDING = {
-    "hybrid": "i17-contract: the hybrid's artist/album features bincount the -1 of unknown ones",
-}
+#: Models whose fix for absent fields belongs to another branch (remove once it lands).
+PENDING: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("kind", ["bare", "names"])
