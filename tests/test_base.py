@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from spotifier.data import Query
 from spotifier.errors import InvalidInputError
 from spotifier.models import create, registry
-from spotifier.models.base import Recommender, parse_overrides, top_k_stable
+from spotifier.models.base import Recommender, parse_overrides
 from spotifier.models.popularity import Popularity
+from spotifier.models.topk import top_k_stable
 
 
 def test_popularity_ranks_by_playlist_count(tiny_world):
@@ -111,7 +112,7 @@ def test_long_rows_skip_to_their_contenders_exactly(seed, k, levels, sparse):
     looking at every value (few distinct levels make ties at the k-th value common)."""
     import scipy.sparse as sp
 
-    from spotifier.models import base
+    from spotifier.models import topk
 
     rng = np.random.default_rng(seed)
     n = 60_000
@@ -123,12 +124,12 @@ def test_long_rows_skip_to_their_contenders_exactly(seed, k, levels, sparse):
     queries = [Query(seeds=rng.choice(n, size=s, replace=False)) for s in (0, 25, 3)]
     model = _Fixed(block, n)
     fast = model.recommend(queries, k)
-    original = base.contenders
-    base.contenders = lambda vals, need: None
+    original = topk.contenders
+    topk.contenders = lambda vals, need: None
     try:
         slow = model.recommend(queries, k)
     finally:
-        base.contenders = original
+        topk.contenders = original
     assert np.array_equal(fast.items, slow.items)
     assert np.array_equal(fast.scores, slow.scores, equal_nan=True)
 

@@ -21,7 +21,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Self, TypeAlias
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import scipy.sparse as sp
@@ -29,10 +29,16 @@ import scipy.sparse as sp
 from spotifier.data import Query, TrainingData
 from spotifier.errors import DamagedModelError, InvalidInputError, NotFoundError, SpotifierError
 from spotifier.models.config import ConfigError, ModelConfig, config_from_dict, parse_overrides
+from spotifier.models.topk import Scores, as_block, row_top_k
 
-__all__ = ["ModelConfig", "Recommendations", "Recommender", "config_from_dict", "parse_overrides"]
-
-Scores: TypeAlias = np.ndarray | sp.csr_matrix
+__all__ = [
+    "ModelConfig",
+    "Recommendations",
+    "Recommender",
+    "Scores",
+    "config_from_dict",
+    "parse_overrides",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,7 +130,7 @@ class Recommender(ABC):
         entries are the candidates. Seeds may be scored. What a composite model reads when it
         wants a sub-model's opinion of tracks beyond the sub-model's own top k."""
         self._check_fitted()
-        return _as_block(self._score(self.known(queries)))
+        return as_block(self._score(self.known(queries)))
 
     def candidates(
         self,
@@ -147,10 +153,7 @@ class Recommender(ABC):
         step = n if scores is not None else self.batch_size
         for start in range(0, n, max(step, 1)):
             batch = queries[start : start + step]
-            if scores is not None:
-                block = _as_block(scores)
-            else:
-                block = _as_block(self._score_top(batch, k))
+            block = as_block(scores if scores is not None else self._score_top(batch, k))
             for j, query in enumerate(batch):
                 row_items, row_scores = self._top_k(block, j, query, k, backfill)
                 items[start + j, : len(row_items)] = row_items
@@ -190,25 +193,7 @@ class Recommender(ABC):
         """Row `j` of a score block (from `_as_block`) turned into query `j`'s top k: the one
         top-k kernel every list goes through. `query` holds known seeds only."""
         seeds = np.unique(query.seeds)
-        if isinstance(block, sp.csr_matrix):
-            # Read the row straight from the CSR arrays (fancy-indexing a row costs ~100 µs).
-            lo, hi = block.indptr[j], block.indptr[j + 1]
-            cand = np.asarray(block.indices[lo:hi], dtype=np.int64)
-            vals = np.asarray(block.data[lo:hi], dtype=np.float32)
-        else:
-            cand, vals = _dense_candidates(np.asarray(block[j], dtype=np.float32), seeds, k)
-        above = contenders(vals, k + len(seeds))
-        if above is not None:
-            # A long row (a factor model scores every track): only what can reach the top k.
-            cand, vals = cand[above], vals[above]
-        if len(seeds):
-            # seeds are sorted (np.unique): a binary search per candidate beats np.isin here.
-            at = np.minimum(np.searchsorted(seeds, cand), len(seeds) - 1)
-            keep = seeds[at] != cand
-            cand, vals = cand[keep], vals[keep]
-        finite = np.isfinite(vals)
-        cand, vals = cand[finite], vals[finite]
-        chosen, chosen_scores = top_k_stable(cand, vals, k)
+        chosen, chosen_scores = row_top_k(block, j, seeds, k)
         need = k - len(chosen)
         if need > 0 and backfill:
             fill = self._backfill(np.concatenate([seeds, chosen]).astype(np.int64), need)
@@ -311,80 +296,6 @@ class Recommender(ABC):
     def _explain(self, query: Query, items: np.ndarray) -> list[str | None]:
         """`explain` for a query holding known seeds only."""
         return [None] * len(items)
-
-
-def _as_block(block: Scores | sp.spmatrix) -> Scores:
-    """A score block as `_top_k` reads it: CSR (indices as they come: each row's stored entries
-    are distinct candidates, scipy products and COO->CSR conversion guarantee it, so no
-    sum_duplicates, a full index sort) or a dense float32 array."""
-    if sp.issparse(block):
-        return block if isinstance(block, sp.csr_matrix) else sp.csr_matrix(block)
-    return np.asarray(block, dtype=np.float32)
-
-
-def _dense_candidates(
-    dense: np.ndarray, seeds: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The finite, non-seed entries of a dense row that can make its top k (ties kept).
-
-    One partition over the row instead of gathering every finite entry: only values at or
-    above the k-th largest (after seeds are masked) can be chosen, and `top_k_stable` then
-    orders them exactly as it would the whole row.
-    """
-    row = np.where(np.isfinite(dense), dense, -np.inf)
-    if len(seeds):
-        row[seeds] = -np.inf
-    if k < len(row):
-        kth = np.partition(row, len(row) - k)[len(row) - k]
-        cand = np.flatnonzero((row >= kth) & (row > -np.inf))
-    else:
-        cand = np.flatnonzero(row > -np.inf)
-    return cand, row[cand]
-
-
-def contenders(vals: np.ndarray, need: int) -> np.ndarray | None:
-    """Positions of the `vals` at or above a floor chosen from a sample so that about four times
-    `need` pass; None when `vals` is short or fewer than `need` passed (look at everything).
-
-    The top `need` values are kept exactly, ties included: at least `need` values are at or
-    above the floor, so the need-th largest value is too.
-
-    >>> vals = np.arange(100_000, dtype=np.float32)
-    >>> above = contenders(vals, 500)
-    >>> 500 <= len(above) < 5_000 and set(range(99_500, 100_000)) <= set(above.tolist())
-    True
-    >>> contenders(vals[:1000], 500) is None
-    True
-    """
-    m = len(vals)
-    if need < 1 or m < max(50_000, 32 * need):
-        return None
-    stride = m // (8 * need)  # a sample of about 8 * need values
-    sample = vals[::stride]
-    rank = min(len(sample), 4 * need // stride + 2)
-    floor = np.partition(sample, len(sample) - rank)[len(sample) - rank]
-    if not np.isfinite(floor):
-        return None
-    above = np.flatnonzero(vals >= floor)
-    return above if len(above) >= need else None
-
-
-def top_k_stable(cand: np.ndarray, vals: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k highest `vals`, sorted descending; ties broken by the lower candidate id.
-
-    >>> top_k_stable(np.array([5, 3, 9, 1]), np.array([0.5, 0.9, 0.5, 0.1]), 3)
-    (array([3, 5, 9]), array([0.9, 0.5, 0.5]))
-    """
-    if len(cand) > k:
-        part = np.argpartition(-vals, k - 1)[:k]
-        kth = vals[part].min()
-        above = np.flatnonzero(vals > kth)
-        ties = np.flatnonzero(vals == kth)
-        ties = ties[np.argsort(cand[ties], kind="stable")][: k - len(above)]
-        sel = np.concatenate([above, ties])
-        cand, vals = cand[sel], vals[sel]
-    order = np.lexsort((cand, -vals))
-    return cand[order], vals[order]
 
 
 # ---------------------------------------------------------------------- helpers

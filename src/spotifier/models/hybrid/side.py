@@ -52,8 +52,8 @@ class Side:
         """The facts for tracks with these artists and albums (-1: unknown) and play counts.
 
         >>> side = Side.build(np.array([0, 0, -1]), np.array([-1, 1, 1]), np.array([3, 1, 1]))
-        >>> side.artist_log_count.round(2).tolist(), side.album_share.tolist()
-        ([1.39, 1.39, nan], [nan, 0.5, 0.5])
+        >>> np.exp(side.artist_log_count).round().tolist(), side.album_share.tolist()
+        ([5.0, 5.0, nan], [nan, 0.5, 0.5])
         """
         counts = np.asarray(counts, dtype=np.float64)
         artist_known, album_known = track_artist >= 0, track_album >= 0
