@@ -110,7 +110,7 @@ def check_scores(model: Recommender, data: TrainingData, n: int = 4) -> None:
     queries = [Query(seeds=inter.playlist(int(r))[:5]) for r in rows.tolist()]
     if not queries:
         return
-    scores = model._score(queries)
+    scores = model.score(queries)
     values = scores.data if sp.issparse(scores) else np.asarray(scores)
     bad = np.isnan(values) | (values == np.inf)
     if sp.issparse(scores):

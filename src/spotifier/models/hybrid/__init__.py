@@ -6,7 +6,7 @@ columns and their collector), `ranker` (negative sampler and reranker), `config`
 (the `Recommender` that composes them).
 """
 
-from spotifier.models.hybrid.config import AUTO_FOLDS, HybridConfig
+from spotifier.models.hybrid.config import HybridConfig
 from spotifier.models.hybrid.model import Hybrid
 
-__all__ = ["AUTO_FOLDS", "Hybrid", "HybridConfig"]
+__all__ = ["Hybrid", "HybridConfig"]

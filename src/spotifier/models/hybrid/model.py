@@ -35,7 +35,7 @@ from spotifier.data import Query, TrainingData
 from spotifier.errors import InvalidInputError
 from spotifier.models.base import ModelConfig, Recommender, Scores
 from spotifier.models.hybrid.candidates import CandidateGenerator, union
-from spotifier.models.hybrid.config import AUTO_FOLDS, HybridConfig
+from spotifier.models.hybrid.config import HybridConfig
 from spotifier.models.hybrid.features import Columns, collect, rank_fusion
 from spotifier.models.hybrid.ranker import NegativeSampler, Reranker
 from spotifier.models.hybrid.side import Side, group_similarity, transitions
@@ -118,11 +118,10 @@ class Hybrid(Recommender):
     @property
     def folds(self) -> int:
         """How many validation cuts the ranker learns from: `folds`, or when 0 (the default)
-        AUTO_FOLDS with a refit and 1 without (no refit means the generators are fitted once:
-        every further cut is one more fit of every generator)."""
+        `auto_folds` with a refit and 1 without."""
         if self.config.folds > 0:
             return self.config.folds
-        return AUTO_FOLDS if self.config.refit else 1
+        return self.config.auto_folds if self.config.refit else 1
 
     def _fit_stage(self, data: TrainingData, names: Sequence[str]) -> None:
         """Generators, transitions and side facts fitted on `data` (the previous ones are
