@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -128,6 +129,8 @@ def machine() -> str:
 
 
 def main(args: argparse.Namespace) -> int:
+    # A kill removes the temporary worktrees too (the `finally` below runs on SystemExit).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     work = Path(tempfile.mkdtemp(prefix="lists-identical-"))
     rev = short(args.before)
     head = short(args.after or "HEAD")

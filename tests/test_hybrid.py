@@ -130,6 +130,27 @@ def test_saved_ranker_is_lightgbm_text_and_round_trips(fitted, tmp_path) -> None
     assert saved.nnz > 0 and (saved != loaded).nnz == 0
 
 
+def test_a_hybrid_saved_before_the_package_loads_and_answers_alike(fitted, tmp_path) -> None:
+    """Saves from before `hybrid/` held no `generator_names` and no `auto_folds`: every
+    configured generator was fitted, and the folds default applies."""
+    import json
+
+    model, _ = fitted
+    model.save(tmp_path)
+    arrays = dict(np.load(tmp_path / "arrays.npz", allow_pickle=False))
+    del arrays["generator_names"]
+    np.savez(tmp_path / "arrays.npz", **arrays)
+    spec = json.loads((tmp_path / "config.json").read_text())
+    del spec["config"]["auto_folds"]
+    (tmp_path / "config.json").write_text(json.dumps(spec))
+    again = registry.load(tmp_path)
+    assert again.generator_names == model.config.generators
+    queries = [Query(seeds=np.array([1, 2, 3])), Query(name="party")]
+    np.testing.assert_array_equal(
+        model.recommend(queries, 30).items, again.recommend(queries, 30).items
+    )
+
+
 def test_hybrid_beats_popularity_on_unseen_playlists(fitted) -> None:
     from spotifier.metrics import ndcg
 
