@@ -41,20 +41,8 @@ def _queries(data: TrainingData) -> list[Query]:
     return [Query(seeds=first[:5]), Query(seeds=first[:1], name="road trip"), Query()]
 
 
-#: Models whose fix for absent fields belongs to another branch (remove once it lands).
-PENDING: dict[str, str] = {}
-
-
 @pytest.mark.parametrize("kind", ["bare", "names"])
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(reason=PENDING[n], strict=False))
-        if n in PENDING
-        else n
-        for n in model_names()
-    ],
-)
+@pytest.mark.parametrize("name", model_names())
 def test_every_model_trains_without_optional_fields(homes, kind: str, name: str) -> None:
     data = _data(homes[kind])
     assert not data.has("title") and not data.has("album")
