@@ -14,12 +14,9 @@ from spotifier.models import registry
 from spotifier.models.config import ConfigError, ModelConfig, field_docs, parse_overrides
 
 NAMES = registry.model_names()
-#: Configs not yet written with a docstring under each field: the hybrid's moves with the hybrid
-#: into its package (remove it from here then).
-UNDOCUMENTED = {"hybrid"}
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if n not in UNDOCUMENTED])
+@pytest.mark.parametrize("name", NAMES)
 def test_every_setting_has_a_docstring_and_a_readable_rule(name: str) -> None:
     config_class = registry.model_class(name).config_class
     docs = field_docs(config_class)
