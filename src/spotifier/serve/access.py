@@ -264,7 +264,13 @@ async def send_error(
     headers: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
     """A JSON error answer `{"error", "message"}` sent straight from an ASGI middleware."""
-    body = orjson.dumps({"error": error, "message": message})
+    await send_json(send, status, orjson.dumps({"error": error, "message": message}), headers)
+
+
+async def send_json(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    """A JSON body sent straight from ASGI code (no response object on the hot path)."""
     await send(
         {
             "type": "http.response.start",

@@ -38,7 +38,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from spotifier import __version__
 from spotifier.errors import InvalidInputError, NotFoundError, SpotifierError
-from spotifier.serve.access import AccessControl, RateLimiter, load_keys, send_error
+from spotifier.serve.access import AccessControl, RateLimiter, load_keys, send_error, send_json
 from spotifier.serve.batching import DEFAULT_BATCH, Batcher
 from spotifier.serve.observe import Metrics, Observe, note
 from spotifier.serve.reload import Watcher
@@ -319,7 +319,7 @@ class FastContinuations:
             log.exception("unexpected error on POST %s", self.path)
             await _send_error(send, 500, "internal_error", f"internal error: {type(exc).__name__}")
             return
-        await _send_json(send, 200, answer)
+        await send_json(send, 200, answer)
 
     def prepare(self, body: bytes) -> tuple[Prepared, int] | None:
         """The checked request and its number of seeds, or None when FastAPI should answer it
@@ -423,17 +423,3 @@ class BodySizeLimit:
 
 async def _send_error(send: Send, status: int, error: str, message: str) -> None:
     await send_error(send, status, error, message)
-
-
-async def _send_json(send: Send, status: int, body: bytes) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
