@@ -133,7 +133,9 @@ def save(
         "model": model.name,
         "split": split,
         "spotifier_version": __version__,
-        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        # Milliseconds: the served model_version is trained_at + data fingerprint, and two fits of
+        # a small model on the same data can finish within one second.
+        "trained_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
         "fit_seconds": round(fit_seconds, 3),
         "data_fingerprint": data.fingerprint(),
         "n_playlists": data.interactions.n_playlists,

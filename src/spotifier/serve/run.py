@@ -292,13 +292,20 @@ def reuse_port_socket(host: str, port: int, listen: bool = True) -> socket.socke
     return sock
 
 
-def _ready(host: str, port: int) -> bool:
-    """Whether some worker answers on (host, port) (so one that exited did start once)."""
-    try:
-        with socket.create_connection((host.strip("[]"), port), timeout=1):
-            return True
-    except OSError:
-        return False
+def _ready(host: str, port: int, attempts: int = 10) -> bool:
+    """Whether some worker answers on (host, port) (so one that exited did start once).
+
+    Asked a few times: with SO_REUSEPORT the kernel may still hand one connection to the listening
+    socket of the worker that just died, which refuses it although the others answer.
+    """
+    for attempt in range(attempts):
+        try:
+            with socket.create_connection((host.strip("[]"), port), timeout=1):
+                return True
+        except OSError:
+            if attempt + 1 < attempts:
+                time.sleep(0.1)
+    return False
 
 
 def _serve_worker(spec: dict[str, Any], host: str, port: int, log_level: str) -> None:
