@@ -13,12 +13,11 @@ import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from prometheus_client.parser import text_string_to_metric_families
 
 from spotifier.errors import InvalidInputError
 from spotifier.serve import create_app
 from spotifier.serve.access import ApiKeys, RateLimiter, parse_keys, parse_rate
-from spotifier.serve.testing import ServerThread, world_service
+from spotifier.serve.testing import ServerThread, metric, world_service
 
 KEY, OTHER = "k-7f3a9c1e0d", "k-second-22"
 
@@ -26,15 +25,6 @@ KEY, OTHER = "k-7f3a9c1e0d", "k-second-22"
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory):
     return world_service(tmp_path_factory.mktemp("serve-access"), ("item-knn",))
-
-
-def metric(text: str, name: str, **labels: str) -> float:
-    """The value of one sample of the exposition `text` (0 when absent)."""
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                return float(sample.value)
-    return 0.0
 
 
 # ---------------------------------------------------------------------- API keys

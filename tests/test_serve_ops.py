@@ -18,22 +18,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from spotifier.home import Home
 from spotifier.models import persist
 from spotifier.serve import Service, create_app
-from spotifier.serve.testing import ServerThread, build_home, free_port
+from spotifier.serve.testing import ServerThread, build_home, free_port, metric
 
 pytestmark = pytest.mark.slow
-
-
-def metric(text: str, name: str, **labels: str) -> float:
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                return float(sample.value)
-    return 0.0
 
 
 @pytest.fixture(scope="module")

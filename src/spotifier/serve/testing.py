@@ -96,3 +96,14 @@ def world_service(root: Path, models: Sequence[str] = ("item-knn",), playlists: 
     from spotifier.serve.service import Service
 
     return Service.from_home(build_home(root, playlists, models=models), models)
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """The value of one sample of the Prometheus exposition `text` (0 when absent)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return float(sample.value)
+    return 0.0
