@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -19,6 +20,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+sys.path.insert(0, str(Path(__file__).parent / "data"))
+from mpd_fixtures import playlist, uri, write_slice
+
+from spotifier import store
 from spotifier.home import Home
 from spotifier.models import persist
 from spotifier.serve import Service, create_app
@@ -163,6 +168,78 @@ def test_a_model_trained_on_a_bigger_store_is_refused_by_reload(tmp_path, caplog
         service.swap(served)
     served.chain.primary.n_tracks = service.catalog.n_tracks
     assert app.state.watcher.check() == []  # nothing changed on disk
+
+
+def test_a_reload_refreshes_the_search_order_and_the_catalogue(tmp_path, caplog):
+    """Ingest playlists that make a rare track the most played (and bring a new track), retrain:
+    once the watcher swaps the model in, search ranks by the new counts and knows the new track,
+    and no request during the swap fails."""
+    caplog.set_level(logging.INFO, logger="spotifier.serve")
+    home = Home(tmp_path / "home").ensure()
+    # Track 1 is in all 30 playlists, track 9 in one; 40 tracks in all.
+    first = [
+        playlist(i, [1, 2 + i % 3, 5 + i % 3, 8 if i % 2 else 0, 10 + i] + [9] * (i == 0))
+        for i in range(30)
+    ]
+    write_slice(tmp_path / "first", first)
+    store.ingest(home, tmp_path / "first", strict=True)
+    for name in ("item-knn", "title"):
+        persist.train(home, name)
+    service = Service.from_home(home, ["item-knn"])
+    app = create_app(service)  # no polling: each look is `watcher.check()`
+    watcher = app.state.watcher
+
+    def top(http: httpx.Client, query: str) -> list[str]:
+        answer = http.get("/v1/tracks/search", params={"q": query, "limit": 3})
+        assert answer.status_code == 200, answer.text
+        return [item["name"] for item in answer.json()["items"]]
+
+    with ServerThread(app) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+        assert top(http, "track")[0] == "Track 1" and top(http, "track 42") == []
+        tracks = service.tracks
+        persist.train(home, "item-knn")  # the same data: same counts, nothing rebuilt
+        assert watcher.check() == ["item-knn"] and service.tracks is tracks
+
+        # 40 more playlists with track 9 (now the most played) and 121 tracks new to the store,
+        # track 42 among them.
+        more = [
+            playlist(1000 + i, [9, 3 + i % 4, 50 + i, 100 + i, 140 + i] + [42] * (i < 10))
+            for i in range(40)
+        ]
+        write_slice(tmp_path / "more", more, first=1000)
+        store.ingest(home, tmp_path / "more", strict=True)
+        persist.train(home, "item-knn")
+        assert top(http, "track")[0] == "Track 1"  # not yet swapped in
+
+        failures: list[str] = []
+        stop = threading.Event()
+
+        def client() -> None:
+            with httpx.Client(base_url=server.url, timeout=30) as own:
+                for _ in range(5_000):  # bounded; stopped once the swap is done
+                    if stop.is_set():
+                        return
+                    for response in (
+                        own.get("/v1/tracks/search", params={"q": "tr"}),
+                        own.post("/v1/continuations", json={"tracks": [uri("track", 9)], "k": 5}),
+                    ):
+                        if response.status_code != 200:
+                            failures.append(response.text)
+
+        thread = threading.Thread(target=client)
+        thread.start()
+        try:
+            assert watcher.check() == ["item-knn"]
+        finally:
+            stop.set()
+            thread.join(timeout=60)
+        assert failures == []
+        assert top(http, "track")[:2] == ["Track 9", "Track 1"]
+        assert top(http, "track 42") == ["Track 42"]
+        assert http.get("/healthz").json()["tracks"] == service.catalog.n_tracks == 161
+        answer = http.post("/v1/continuations", json={"tracks": [uri("track", 42)], "k": 3})
+        assert answer.json()["unknown_tracks"] == [] and len(answer.json()["items"]) == 3
+    assert "catalogue re-read: 161 tracks; search order refreshed" in caplog.text
 
 
 # ---------------------------------------------------------------------- SIGHUP, workers, metrics

@@ -8,10 +8,17 @@ loaded beside the old one (memory for both, for a moment), then swapped in by `S
 requests already prepared finish on the old version, later ones get the new one, and none fails.
 `model_version` in the answers shows the change.
 
-A version that fails to load (damaged files, a model trained on a larger store) is logged and
-counted, and the old one keeps serving; it is not retried until its `meta.json` changes again or
-a SIGHUP asks. A folder caught mid-replacement (no `meta.json` for a moment, or a `meta.json`
-that changed while loading) is simply looked at again on the next round.
+What the server derived from the model and the store at start-up is refreshed with it, built
+beside the old and swapped in the same step (`Service.refreshed_tracks`): the search order (the
+default model's popularity counts: hits come most popular first in the data the served model was
+trained on), and the catalogue itself when the new model knows tracks ingested since start-up
+(the store is read again; track indices are stable, so the new catalogue extends the old one).
+
+A version that fails to load (damaged files, a model that knows more tracks than even the store
+read again) is logged and counted, and the old one keeps serving with the old catalogue and search
+order; it is not retried until its `meta.json` changes again or a SIGHUP asks. A folder caught
+mid-replacement (no `meta.json` for a moment, or a `meta.json` that changed while loading) is
+simply looked at again on the next round.
 
 Loading only ever reads saved files: nothing is trained here.
 """
@@ -25,11 +32,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from spotifier import store
 from spotifier.home import Home
 from spotifier.models import persist
 from spotifier.models.base import Recommender
 from spotifier.models.chain import FallbackChain, chain_models
 from spotifier.serve.access import ApiKeys
+from spotifier.serve.catalog import ServedCatalog
 from spotifier.serve.service import ServedModel, Service
 
 log = logging.getLogger("spotifier.serve")
@@ -139,11 +148,13 @@ class Watcher:
         old = self.service.model(name)
         current = self._current.get(name)
         same_title = current is not None and current[1] == stamp[1]
+        before = self.service.tracks
         try:
             new = load_served(home, name, split, old.chain.title if same_title else None)
+            tracks = self.service.refreshed_tracks(new, lambda: store.load_catalog(home))
             if self._stamp(name) != stamp:
                 return False  # replaced while loading: load the newest next round
-            self.service.swap(new)
+            self.service.swap(new, tracks)
         except Exception as exc:  # any damage in the new files: the old version keeps serving
             self._failed[name] = stamp
             log.error(
@@ -159,11 +170,12 @@ class Watcher:
         self._current[name] = stamp
         self._failed.pop(name, None)
         log.info(
-            "model '%s' reloaded: %s -> %s (%.2f s)",
+            "model '%s' reloaded: %s -> %s (%.2f s)%s",
             name,
             old.version,
             new.version,
             new.load_seconds or 0.0,
+            _tracks_change(before, tracks),
         )
         if self.on_swap is not None:
             self.on_swap(new)
@@ -180,6 +192,13 @@ class Watcher:
         parts = chain_models(name)
         title = _read(home.model_dir(parts[1], split) / "meta.json") if len(parts) > 1 else None
         return primary, title
+
+
+def _tracks_change(before: ServedCatalog, after: ServedCatalog) -> str:
+    """What a swap changed in the catalogue views, for the reload log line."""
+    if after.catalog is not before.catalog:
+        return f"; catalogue re-read: {after.catalog.n_tracks} tracks; search order refreshed"
+    return "; search order refreshed" if after is not before else ""
 
 
 def _read(path: Path) -> bytes | None:

@@ -1,11 +1,12 @@
 """What the HTTP layer serves: models loaded once, the catalogue, and the track search index.
 
 A `Service` is built once at start-up and shared by every request: the models (each in its
-fallback chain), the catalogue's names as plain lists (fast to describe 500 items), and the
-`TrackIndex`. Requests only read it. The one change after start-up is `swap`, which replaces a
-model by a newer version (hot reload, `serve.reload`) by replacing the whole `models` dict in one
-assignment: a request holds the `ServedModel` it was prepared with, so it finishes on that version
-and needs no lock.
+fallback chain) and the catalogue's views (`ServedCatalog`: names as plain lists, fast to describe
+500 items, and the `TrackIndex` in the default model's popularity order). Requests only read it.
+The one change after start-up is `swap`, which replaces a model by a newer version (hot reload,
+`serve.reload`) by replacing the whole `models` dict in one assignment, and with it the catalogue
+views when they changed (the store grew, or the default model's popularity moved): a request holds
+the `ServedModel` it was prepared with, so it finishes on that version and needs no lock.
 
 A continuation is three steps, so that requests can be scored in batches (`batching.Batcher`):
 `prepare` (check, resolve seed URIs), `score` (one `recommend` call per model and k for a whole
@@ -34,6 +35,7 @@ from spotifier.errors import InvalidInputError, NotFoundError
 from spotifier.home import Home
 from spotifier.models import persist, registry
 from spotifier.models.chain import MAX_K, FallbackChain, check_k
+from spotifier.serve.catalog import ServedCatalog
 from spotifier.serve.search import TrackIndex
 
 #: Saved models in the order a server prefers them when no `--model` is given.
@@ -111,36 +113,6 @@ _NO_ITEMS = np.zeros(0, dtype=np.int32)
 _NO_SCORES = np.zeros(0, dtype=np.float32)
 
 
-def track_fragments(
-    uris: list[str], names: list[str], artists: list[str], albums: list[str], catalog: Catalog
-) -> list[bytes]:
-    """`{"uri":…,"name":…,"artist":…,"album":…,"score":` for every track, as orjson writes it.
-
-    Each field is encoded by one `orjson.dumps` of the whole list: in its output `","` only ever
-    separates two items (a quote inside a string is escaped), so splitting on it gives each
-    string's encoded body.
-
-    >>> names = ['say "hi"', "a\\\\b", 'q","q', "", "x"]
-    >>> [orjson.dumps(n)[1:-1] for n in names] == _encoded_bodies(names)
-    True
-    """
-    uri, name = _encoded_bodies(uris), _encoded_bodies(names)
-    artist, album = _encoded_bodies(artists), _encoded_bodies(albums)
-    track_artist, track_album = catalog.track_artist.tolist(), catalog.track_album.tolist()
-    template = b'{"uri":"%b","name":"%b","artist":"%b","album":"%b","score":'
-    return [
-        template % (u, n, artist[a], album[b])
-        for u, n, a, b in zip(uri, name, track_artist, track_album, strict=True)
-    ]
-
-
-def _encoded_bodies(values: list[str]) -> list[bytes]:
-    """Each string JSON-encoded as orjson does, without its quotes."""
-    if not values:
-        return []
-    return orjson.dumps(values)[2:-2].split(b'","')
-
-
 def saved_model_names(home: Home, split: str | None = None) -> list[str]:
     """Registered models with a saved copy in the home folder, in `PREFERENCE` order."""
     available = set(registry.model_names())
@@ -165,39 +137,47 @@ def ensure_trained(home: Home, names: Sequence[str], split: str | None = None) -
     return names
 
 
+def check_fits(served: ServedModel, catalog: Catalog) -> None:
+    """Refuse a model that knows tracks `catalog` does not (trained on another store)."""
+    n_tracks = served.chain.primary.n_tracks
+    if n_tracks > catalog.n_tracks:
+        raise InvalidInputError(
+            f"model '{served.name}' knows {n_tracks} tracks but the store has "
+            f"{catalog.n_tracks}; retrain it on this store: spotifier train {served.name}"
+        )
+
+
 class Service:
     """Models, catalogue and search index shared read-only by all requests."""
 
     def __init__(self, catalog: Catalog, models: Sequence[ServedModel]) -> None:
         if not models:
             raise InvalidInputError("a service needs at least one model")
-        self.catalog = catalog
         self.models = {m.name: m for m in models}
         self.default = models[0].name
         #: The models this service was asked to serve (`/readyz` checks each is loaded).
         self.expected = list(self.models)
         for served in models:
-            self.check(served)
+            check_fits(served, catalog)
         #: Where the models were loaded from (home, split), for hot reload; None when built here.
         self.source: tuple[Home, str | None] | None = None
         #: Called with the size of every scoring call (the metrics' batch-size histogram).
         self.on_batch: Callable[[int], None] | None = None
-        # Plain lists: describing 500 items must not cost 500 numpy scalar lookups per field.
-        self._uris: list[str] = [str(u) for u in catalog.track_uris.tolist()]
-        self._names: list[str] = [str(n) for n in catalog.track_names.tolist()]
-        # A trailing '': a track whose artist or album is unknown (index -1) gets ''.
-        artists = [str(a) for a in catalog.artist_names.tolist()] + [""]
-        albums = [str(a) for a in catalog.album_names.tolist()] + [""]
-        self._artists = [artists[a] for a in catalog.track_artist.tolist()]
-        self._albums = [albums[a] for a in catalog.track_album.tolist()]
-        popularity = np.zeros(catalog.n_tracks, dtype=np.int64)
-        counts = models[0].chain.primary.popularity_counts
-        popularity[: len(counts)] = counts
-        self.popularity = popularity
-        self.index = TrackIndex(catalog, popularity)
-        # Each track's JSON fragment, encoded once (see `render_json`): ~0.5 s and ~120 MB for
-        # 580k tracks, against 1-2 ms for a request meeting 500 tracks for the first time.
-        self._fragments = track_fragments(self._uris, self._names, artists, albums, catalog)
+        #: Names, JSON fragments and the search index, in the default model's popularity order.
+        self.tracks = ServedCatalog.build(catalog, models[0].chain.primary.popularity_counts)
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.tracks.catalog
+
+    @property
+    def popularity(self) -> np.ndarray:
+        """Each catalogue track's play count in the default model's data: the search order."""
+        return self.tracks.popularity
+
+    @property
+    def index(self) -> TrackIndex:
+        return self.tracks.index
 
     @classmethod
     def from_home(cls, home: Home, names: Sequence[str] = (), split: str | None = None) -> Service:
@@ -218,24 +198,30 @@ class Service:
         service.source = (home, split)
         return service
 
-    def check(self, served: ServedModel) -> None:
-        """Refuse a model that knows tracks this catalogue does not (trained on a newer store)."""
-        n_tracks = served.chain.primary.n_tracks
-        if n_tracks > self.catalog.n_tracks:
-            raise InvalidInputError(
-                f"model '{served.name}' knows {n_tracks} tracks but the store has "
-                f"{self.catalog.n_tracks}; retrain it: spotifier train {served.name} (or restart "
-                "the server if the store grew)"
-            )
+    def refreshed_tracks(
+        self, served: ServedModel, load_catalog: Callable[[], Catalog]
+    ) -> ServedCatalog:
+        """The catalogue views to serve once `served` replaces the model of its name: the store's
+        catalogue read again (`load_catalog`) if `served` knows tracks it lacks, the search order
+        of `served` if it is the default model. Built beside the current ones; `self.tracks`
+        when nothing changes."""
+        default = served if served.name == self.default else self.model(None)
+        counts = default.chain.primary.popularity_counts
+        return self.tracks.refreshed(served.chain.primary.n_tracks, counts, load_catalog)
 
-    def swap(self, served: ServedModel) -> ServedModel:
-        """Serve `served` in place of the model of the same name; returns the replaced one.
+    def swap(self, served: ServedModel, tracks: ServedCatalog | None = None) -> ServedModel:
+        """Serve `served` in place of the model of the same name, and `tracks` (when given, from
+        `refreshed_tracks`) as the catalogue views; returns the replaced model.
 
-        The new dict is built aside and assigned at once: a request prepared before the swap
-        keeps (and finishes on) the version it holds, one prepared after gets the new one.
+        Each is assigned at once, the catalogue first: it only ever grows (track indices are
+        stable), so a request on the old model renders right with it. A request prepared before
+        the swap keeps (and finishes on) the model version it holds; one prepared after gets the
+        new one.
         """
         old = self.model(served.name)
-        self.check(served)
+        tracks = tracks if tracks is not None else self.tracks
+        check_fits(served, tracks.catalog)
+        self.tracks = tracks
         self.models = {**self.models, served.name: served}
         return old
 
@@ -251,12 +237,7 @@ class Service:
         return served
 
     def describe(self, track: int) -> dict[str, Any]:
-        return {
-            "uri": self._uris[track],
-            "name": self._names[track],
-            "artist": self._artists[track],
-            "album": self._albums[track],
-        }
+        return self.tracks.describe(track)
 
     def prepare(
         self,
@@ -297,7 +278,8 @@ class Service:
 
     def render(self, request: Prepared, items: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
         """The JSON body of `POST /v1/continuations` as a dict (with reasons when asked)."""
-        uris, names, artists, albums = self._uris, self._names, self._artists, self._albums
+        tracks = self.tracks
+        uris, names, artists, albums = tracks.uris, tracks.names, tracks.artists, tracks.albums
         # One comprehension, no call per item: this loop is most of a request's Python time.
         out = [
             {
@@ -333,7 +315,7 @@ class Service:
         served = request.served
         tracks = items.tolist()
         parts = [b"},"] * (3 * len(tracks))  # fragment, score, "}," for each item
-        parts[0::3] = map(self._fragments.__getitem__, tracks)
+        parts[0::3] = map(self.tracks.fragments.__getitem__, tracks)
         parts[1::3] = orjson.dumps(scores.tolist())[1:-1].split(b",") if tracks else []
         if parts:
             parts[-1] = b"}"
@@ -364,11 +346,12 @@ class Service:
 
     def search(self, q: str, limit: int = 20) -> dict[str, Any]:
         """Autocomplete over track and artist names: the body of `GET /v1/tracks/search`."""
-        hits = self.index.search(q, limit)
+        tracks = self.tracks  # one version for the whole answer
+        hits = tracks.index.search(q, limit)
         items = []
         for track in hits.tolist():
-            item = self.describe(track)
-            item["popularity"] = int(self.popularity[track])
+            item = tracks.describe(track)
+            item["popularity"] = int(tracks.popularity[track])
             items.append(item)
         return {"query": q, "items": items}
 
