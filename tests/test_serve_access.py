@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from spotifier.errors import InvalidInputError
 from spotifier.serve import create_app
 from spotifier.serve.access import ApiKeys, RateLimiter, parse_keys, parse_rate
+from spotifier.serve.run import Timeouts
 from spotifier.serve.testing import ServerThread, metric, world_service
 
 KEY, OTHER = "k-7f3a9c1e0d", "k-second-22"
@@ -197,7 +198,7 @@ def _drip(url_port: int, data: bytes, pause: float, limit: int) -> tuple[bytes, 
 def test_a_client_sending_one_header_byte_at_a_time_is_cut_off(service):
     app = create_app(service)
     slow = b"GET /healthz HTTP/1.1\r\nhost: x\r\nx-slow: " + b"a" * 200 + b"\r\n\r\n"
-    with ServerThread(app, head_timeout=1.0) as server:
+    with ServerThread(app, timeouts=Timeouts(head=1.0)) as server:
         answer, sent = _drip(server.port, slow, pause=0.1, limit=len(slow))
         assert answer.startswith(b"HTTP/1.1 408") or answer == b"", answer
         assert sent < len(slow)  # cut off before the headers were complete

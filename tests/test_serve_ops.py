@@ -27,7 +27,7 @@ from spotifier import store
 from spotifier.home import Home
 from spotifier.models import persist
 from spotifier.serve import Service, create_app
-from spotifier.serve.testing import ServerThread, build_home, free_port, metric
+from spotifier.serve.testing import ServerThread, build_home, metric, serve_process
 
 pytestmark = pytest.mark.slow
 
@@ -39,30 +39,10 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Home:
 
 @contextlib.contextmanager
 def serving(home: Home, tmp: Path, *args: str, env: dict | None = None) -> Iterator[tuple]:
-    """`spotifier serve ARGS` on a free port: (process, url, its output file); stopped at exit."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "spotifier", "--home", str(home.root), "serve"]
-    command += ["--model", "item-knn", "--port", str(port), *args]
-    log = tmp / f"serve-{port}.log"
-    with log.open("wb") as out:  # the access log (stdout) and the server's messages (stderr)
-        proc = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
-        )
-    try:
-        for _ in range(900):
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            assert proc.poll() is None, log.read_text()
-            time.sleep(0.1)
-        else:
-            pytest.fail(f"the server did not become ready: {log.read_text()}")
+    """`spotifier serve --model item-knn ARGS` on a free port: (process, url, its output file)."""
+    log = tmp / f"serve-{len(list(tmp.glob('serve-*.log')))}.log"
+    with serve_process(home, ["--model", "item-knn", *args], log, env) as (proc, url):
         yield proc, url, log
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-        proc.wait(timeout=90)
 
 
 def version(url: str) -> str:

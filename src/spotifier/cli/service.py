@@ -73,6 +73,34 @@ def register(app: typer.Typer) -> None:
             help="One JSON line per request on stdout (time, route, model, status, ms, seeds, "
             "k; never keys or bodies).",
         ),
+        head_timeout: float = typer.Option(
+            10.0,
+            "--head-timeout",
+            metavar="SECONDS",
+            help="Seconds a client has to send a request's line and headers, from connecting or "
+            "from its previous answer; then 408 and the connection is closed (a client dripping "
+            "header bytes cannot hold it).",
+        ),
+        body_timeout: float = typer.Option(
+            30.0,
+            "--body-timeout",
+            metavar="SECONDS",
+            help="Seconds a client has to send a whole request body once its headers are in; "
+            "then 408.",
+        ),
+        keep_alive: float = typer.Option(
+            5.0,
+            "--keep-alive",
+            metavar="SECONDS",
+            help="Seconds an idle keep-alive connection stays open between two requests.",
+        ),
+        drain_timeout: float = typer.Option(
+            30.0,
+            "--drain-timeout",
+            metavar="SECONDS",
+            help="On SIGTERM or Ctrl-C, seconds the requests in flight get to finish before "
+            "the server exits (no new connection is accepted meanwhile).",
+        ),
     ) -> None:
         """The HTTP API (/v1/continuations, /v1/tracks/search, /docs), the web page at /,
         /healthz, /readyz and /metrics (Prometheus). Retrained models are served without a
@@ -80,9 +108,10 @@ def register(app: typer.Typer) -> None:
         from spotifier.errors import require
         from spotifier.progress import note, set_quiet
         from spotifier.serve.access import load_keys, parse_rate
-        from spotifier.serve.run import check_host
+        from spotifier.serve.run import Timeouts, check_host
 
         check_host(host, allow_remote)
+        timeouts = Timeouts(head_timeout, body_timeout, keep_alive, drain_timeout)
         rate = parse_rate(rate_limit) if rate_limit is not None else None
         keys = load_keys(api_keys, env=True)  # checked now: a bad key file fails before loading
         require("fastapi", "serve")
@@ -110,7 +139,9 @@ def register(app: typer.Typer) -> None:
                 f"serving {', '.join(names)} with {workers} workers{guard}: open "
                 f"http://{shown}:{port}/ (API docs at /docs); Ctrl-C stops"
             )
-            run_workers(home, names, split, workers, host, port, allow_remote, app_options=options)
+            run_workers(
+                home, names, split, workers, host, port, allow_remote, "info", options, timeouts
+            )
             return
         service = Service.from_home(home, model, split)
         set_quiet(True)
@@ -118,4 +149,5 @@ def register(app: typer.Typer) -> None:
             f"serving {', '.join(service.models)} ({service.catalog.n_tracks} tracks{guard}): "
             f"open http://{shown}:{port}/ (API docs at /docs); Ctrl-C stops"
         )
-        run(create_app(service, **options), host, port, allow_remote)
+        app = create_app(service, **options, body_timeout=timeouts.body)
+        run(app, host, port, allow_remote, timeouts=timeouts)

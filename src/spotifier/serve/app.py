@@ -14,7 +14,8 @@ shared `Service`.
 
 Around both paths, outermost first: `Observe` (metrics, the JSON access log), `AccessControl` (API
 keys and the rate limit on /v1/*), `BodySizeLimit` (413 beyond `MAX_BODY_BYTES`, 408 for a body
-not received within `BODY_TIMEOUT`). A `Watcher` thread reloads retrained models and the key file.
+not received within `body_timeout`, `--body-timeout`). A `Watcher` thread reloads retrained models
+and the key file.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from spotifier.serve.access import AccessControl, RateLimiter, load_keys, send_e
 from spotifier.serve.batching import DEFAULT_BATCH, Batcher
 from spotifier.serve.observe import Metrics, Observe, note
 from spotifier.serve.reload import Watcher
+from spotifier.serve.run import DEFAULT_TIMEOUTS
 from spotifier.serve.schemas import (
     ContinuationRequest,
     ContinuationResponse,
@@ -67,7 +69,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     )
 }
 #: Seconds a client has to send a whole request body (a slow sender must not hold a worker).
-BODY_TIMEOUT = 30.0
+BODY_TIMEOUT = DEFAULT_TIMEOUTS.body
 
 
 def json_response(content: Any, status_code: int = 200) -> Response:

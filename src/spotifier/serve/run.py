@@ -1,28 +1,32 @@
 """Start the HTTP server (uvicorn) — on loopback only unless remote access is asked for.
 
-How the server treats connections (`serve_config`):
-- a client has `HEAD_TIMEOUT` seconds to send a request's line and headers, from the moment the
+How the server treats connections (`serve_config`; the seconds are a `Timeouts`, which
+`spotifier serve` takes as `--head-timeout`, `--body-timeout`, `--keep-alive`, `--drain-timeout`):
+- a client has `head` seconds (10) to send a request's line and headers, from the moment the
   connection opens or its previous answer ends; then it gets 408 and is closed (uvicorn alone
   waits forever for a client that sends one header byte per second);
-- an idle keep-alive connection is closed after `KEEP_ALIVE` seconds; a body must arrive within
-  `app.BODY_TIMEOUT`;
+- a body must arrive within `body` seconds (30; the app's `BodySizeLimit`, 408 after); an idle
+  keep-alive connection is closed after `keep_alive` seconds (5);
 - SIGTERM (or Ctrl-C) stops accepting connections, lets the requests in flight finish (up to
-  `DRAIN_TIMEOUT` seconds), then exits; SIGHUP makes the model watcher look for retrained models
+  `drain` seconds, 30), then exits; SIGHUP makes the model watcher look for retrained models
   and a changed key file at once;
 - the access log is the application's JSON lines (`observe`) on stdout, not uvicorn's.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 import logging
+import math
 import os
 import signal
 import socket
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +35,40 @@ from spotifier.home import Home
 
 _ENV = "SPOTIFIER_SERVE_SPEC"
 log = logging.getLogger("spotifier.serve")
-#: Seconds to send a request's line and headers; to keep an idle connection; to drain at exit.
-HEAD_TIMEOUT = 10.0
-KEEP_ALIVE = 5
-DRAIN_TIMEOUT = 30
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """The seconds a server gives its clients, and its requests in flight at exit (each > 0)."""
+
+    #: To send a request's line and headers (from connecting, or from the previous answer's end):
+    #: a client dripping header bytes cannot hold a connection longer; then 408 and closed.
+    head: float = 10.0
+    #: To send a whole request body once its headers are in; then 408.
+    body: float = 30.0
+    #: An idle keep-alive connection is closed after this long.
+    keep_alive: float = 5.0
+    #: After SIGTERM or Ctrl-C, the requests in flight get this long to finish before the exit.
+    drain: float = 30.0
+
+    def __post_init__(self) -> None:
+        for name, value in dataclasses.asdict(self).items():
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise InvalidInputError(
+                    f"{timeout_option(name)} must be a number of seconds above 0, got {value}"
+                )
+
+
+def timeout_option(name: str) -> str:
+    """The `spotifier serve` option that sets the `Timeouts` field `name`.
+
+    >>> timeout_option("head"), timeout_option("keep_alive")
+    ('--head-timeout', '--keep-alive')
+    """
+    return "--keep-alive" if name == "keep_alive" else f"--{name}-timeout"
+
+
+DEFAULT_TIMEOUTS = Timeouts()
 
 
 def is_loopback(host: str) -> bool:
@@ -67,9 +101,10 @@ def run(
     port: int = 8000,
     allow_remote: bool = False,
     log_level: str = "info",
+    timeouts: Timeouts = DEFAULT_TIMEOUTS,
 ) -> None:
     """Serve `app` until SIGTERM or Ctrl-C, then drain (uvloop and httptools when installed: the
-    `serve` extra).
+    `serve` extra). `timeouts`: uvicorn's side (the body's is the app's, `create_app`).
 
     BLAS is limited to one thread: the other core is the client's, or another worker's.
     """
@@ -81,7 +116,7 @@ def run(
     threadpool_limits(limits=1)
     configure_logging()
     _reload_on_sighup(app)
-    uvicorn.Server(serve_config(app, host, port, log_level)).run()
+    uvicorn.Server(serve_config(app, host, port, log_level, timeouts)).run()
 
 
 def serve_config(
@@ -89,22 +124,27 @@ def serve_config(
     host: str = "127.0.0.1",
     port: int = 8000,
     log_level: str = "info",
-    head_timeout: float = HEAD_TIMEOUT,
+    timeouts: Timeouts = DEFAULT_TIMEOUTS,
     **options: Any,
 ) -> Any:
-    """uvicorn's settings for `app`: the timeouts and the drain of the module docstring
-    (`options`: more of uvicorn's settings)."""
+    """uvicorn's settings for `app`: the head, keep-alive and drain `timeouts` of the module
+    docstring (`options`: more of uvicorn's settings)."""
     import uvicorn
 
+    # uvicorn types the keep-alive and the drain as int, but only hands them to `call_later` and
+    # `wait_for`, which take any seconds: a fraction works.
+    seconds: dict[str, Any] = {
+        "timeout_keep_alive": timeouts.keep_alive,
+        "timeout_graceful_shutdown": timeouts.drain,
+    }
     return uvicorn.Config(
         app,  # type: ignore[arg-type]
         host=host,
         port=port,
         log_level=log_level,
-        http=head_timeout_protocol(head_timeout),
+        http=head_timeout_protocol(timeouts.head),
         access_log=False,
-        timeout_keep_alive=KEEP_ALIVE,
-        timeout_graceful_shutdown=DRAIN_TIMEOUT,
+        **seconds,
         **options,
     )
 
@@ -186,8 +226,10 @@ def run_workers(
     allow_remote: bool = False,
     log_level: str = "info",
     app_options: dict[str, Any] | None = None,
+    timeouts: Timeouts = DEFAULT_TIMEOUTS,
 ) -> None:
-    """Serve with `workers` processes, each loading the models once (memory x workers).
+    """Serve with `workers` processes, each loading the models once (memory x workers), with
+    the same `timeouts` (the body's goes to each worker's app).
 
     The models must already be saved (`ensure_trained`). Each worker listens on its own
     SO_REUSEPORT socket, so the kernel spreads connections evenly over the workers (with one
@@ -200,7 +242,8 @@ def run_workers(
     check_host(host, allow_remote)
     check_port(port)
     spec: dict[str, Any] = {"home": str(home.root), "models": list(models), "split": split}
-    spec["options"] = app_options or {}
+    spec["options"] = {**(app_options or {}), "body_timeout": timeouts.body}
+    spec["timeouts"] = dataclasses.asdict(timeouts)
     if not hasattr(socket, "SO_REUSEPORT"):  # pragma: no cover - Windows
         _run_uvicorn_workers(spec, workers, host, port, log_level)
         return
@@ -234,7 +277,7 @@ def run_workers(
     try:
         with multiprocess_dir():
             processes += [start() for _ in range(workers)]
-            _supervise(processes, start, worker_died, host, port)
+            _supervise(processes, start, worker_died, host, port, timeouts.drain)
     except KeyboardInterrupt:
         pass
     finally:
@@ -249,8 +292,10 @@ def _supervise(
     died: Any,
     host: str,
     port: int,
+    drain: float,
 ) -> None:
-    """Restart workers that die, until interrupted; then stop every worker (each drains)."""
+    """Restart workers that die, until interrupted; then stop every worker (each drains for up
+    to `drain` seconds)."""
     try:
         while True:
             for i, (process, started) in enumerate(processes):
@@ -270,7 +315,7 @@ def _supervise(
             if process.is_alive():
                 process.terminate()  # SIGTERM: the worker drains its requests, then exits
         for process, _ in processes:
-            process.join(timeout=DRAIN_TIMEOUT + 10)
+            process.join(timeout=drain + 10)
             if process.is_alive():
                 process.kill()
 
@@ -318,7 +363,8 @@ def _serve_worker(spec: dict[str, Any], host: str, port: int, log_level: str) ->
     app = _app(spec)
     _reload_on_sighup(app)
     sock = reuse_port_socket(host, port)
-    uvicorn.Server(serve_config(app, host, port, log_level)).run(sockets=[sock])
+    timeouts = Timeouts(**spec["timeouts"])
+    uvicorn.Server(serve_config(app, host, port, log_level, timeouts)).run(sockets=[sock])
 
 
 def _run_uvicorn_workers(
@@ -327,6 +373,9 @@ def _run_uvicorn_workers(
     import uvicorn
 
     os.environ[_ENV] = json.dumps(spec)
+    timeouts = Timeouts(**spec["timeouts"])
+    # uvicorn's own workers are spawned with a pickled config: the head timeout's protocol class,
+    # made per server, cannot go with it, so these workers have uvicorn's default (none).
     uvicorn.run(
         "spotifier.serve.run:app_from_env",
         factory=True,
@@ -334,6 +383,8 @@ def _run_uvicorn_workers(
         port=port,
         workers=workers,
         log_level=log_level,
+        timeout_keep_alive=timeouts.keep_alive,  # type: ignore[arg-type]
+        timeout_graceful_shutdown=timeouts.drain,  # type: ignore[arg-type]
         # A worker busy on 32 requests may answer the supervisor's ping late (GIL); the default
         # 5 s would get it killed mid-request.
         timeout_worker_healthcheck=120,

@@ -1,5 +1,6 @@
-"""Helpers for tests and benchmarks: a real uvicorn server in a background thread, and small
-generated worlds built by the real pipeline (generate, ingest, train).
+"""Helpers for tests and benchmarks: a real uvicorn server in a background thread, `spotifier
+serve` in a subprocess, and small generated worlds built by the real pipeline (generate, ingest,
+train).
 
     with ServerThread(create_app(world_service(tmp))) as server:
         httpx.get(server.url + "/healthz")
@@ -7,15 +8,20 @@ generated worlds built by the real pipeline (generate, ingest, train).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from spotifier.home import Home
+from spotifier.serve.run import DEFAULT_TIMEOUTS, Timeouts, serve_config
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -30,16 +36,18 @@ class ServerThread:
     """Run an ASGI app with uvicorn on 127.0.0.1 in a daemon thread; stop it on exit."""
 
     def __init__(
-        self, app: Any, host: str = "127.0.0.1", port: int | None = None, head_timeout: float = 10
+        self,
+        app: Any,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        timeouts: Timeouts = DEFAULT_TIMEOUTS,
     ) -> None:
         import uvicorn
 
-        from spotifier.serve.run import serve_config
-
         self.host = host
         self.port = port or free_port(host)
-        # The server's own settings (timeouts, drain), with a head timeout a test can shorten.
-        config = serve_config(app, host, self.port, "warning", head_timeout, lifespan="off")
+        # The server's own settings (`timeouts` for the head, keep-alive and drain).
+        config = serve_config(app, host, self.port, "warning", timeouts, lifespan="off")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="spotifier-serve", daemon=True)
 
@@ -70,6 +78,42 @@ class ServerThread:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def serve_process(
+    home: Home, args: Sequence[str], log: Path, env: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`spotifier serve ARGS` on a free 127.0.0.1 port in a subprocess, its stdout (the access
+    log) and stderr in `log`: (process, url) once `/readyz` answers 200 (RuntimeError with the
+    log if it never does); stopped with SIGTERM (which drains) and waited for at exit."""
+    import httpx
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "spotifier", "--home", str(home.root), "serve"]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [*command, "--port", str(port), *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
+    try:
+        for _ in range(900):  # loading and, with workers, spawning: up to ~90 s on a busy machine
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            if proc.poll() is not None:
+                raise RuntimeError(f"the server exited ({proc.returncode}): {log.read_text()}")
+            time.sleep(0.1)
+        else:
+            raise RuntimeError(f"the server did not become ready: {log.read_text()}")
+        yield proc, url
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+        proc.wait(timeout=90)
 
 
 # ---------------------------------------------------------------------- worlds to serve
