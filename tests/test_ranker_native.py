@@ -1,11 +1,14 @@
-"""The hybrid's ranker compiled to native code: LightGBM's own scores, and the same lists."""
+"""The hybrid's ranker compiled to native code: LightGBM's own scores, and the same lists; compiled
+only in a process that asked for it (a server), or when the environment says so."""
 
 from __future__ import annotations
 
 import itertools
+import threading
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from spotifier.data import Interactions, Query, TrainingData
 from spotifier.models import create, registry
@@ -42,6 +45,19 @@ def three_tastes(n_playlists: int = 300) -> TrainingData:
     return TrainingData(inter, (np.arange(90) // 6).astype(np.int32), np.arange(90) // 3)
 
 
+@pytest.fixture(autouse=True)
+def plain_process(monkeypatch):
+    """Each test starts as a plain process: no switch, no environment (both restored after)."""
+    monkeypatch.setattr(rn, "_compile_on_load", False)
+    monkeypatch.delenv("SPOTIFIER_NATIVE_RANKER", raising=False)
+
+
+@pytest.fixture
+def compiling(plain_process):
+    """A process that asked to compile its rankers, as a server does."""
+    rn.compile_on_load()
+
+
 @pytest.fixture(scope="module")
 def booster():
     """A small lambdarank model on features with NaNs, as the hybrid's are."""
@@ -60,7 +76,7 @@ def rows(n: int, seed: int) -> np.ndarray:
     return x
 
 
-def test_compiled_spans_match_lightgbm_within_1e5(booster) -> None:
+def test_compiled_spans_match_lightgbm_within_1e5(booster, compiling) -> None:
     ranker = rn.native_ranker(booster, [10], background=False)
     assert isinstance(ranker, rn.NativeRanker)
     assert set(ranker.spans) == {(0, 10), (10, 40), (0, 40)}  # the cascade's calls, all compiled
@@ -80,7 +96,7 @@ def test_a_span_not_compiled_is_answered_by_lightgbm(booster) -> None:
     assert ranker.num_feature() == 12 and ranker.current_iteration() == 40
 
 
-def test_a_span_that_disagrees_with_lightgbm_is_not_used(booster, monkeypatch) -> None:
+def test_a_span_that_disagrees_with_lightgbm_is_not_used(booster, compiling, monkeypatch) -> None:
     class Off:
         def __init__(self, model) -> None:
             self.model = model
@@ -94,9 +110,20 @@ def test_a_span_that_disagrees_with_lightgbm_is_not_used(booster, monkeypatch) -
     assert ranker.spans == {} and ranker.wait(0)
 
 
-def test_the_compiler_can_be_turned_off(booster, monkeypatch) -> None:
-    monkeypatch.setenv("SPOTIFIER_NATIVE_RANKER", "0")
+def ranker_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "spotifier-ranker"]
+
+
+def test_only_a_process_that_asks_compiles(booster, monkeypatch) -> None:
+    assert rn.native_ranker(booster, [10]) is booster and ranker_threads() == []
+    rn.compile_on_load()
+    ranker = rn.native_ranker(booster, [10])
+    assert isinstance(ranker, rn.NativeRanker) and ranker.wait(120)
+    monkeypatch.setenv("SPOTIFIER_NATIVE_RANKER", "0")  # off everywhere, switch or not
     assert rn.native_ranker(booster, [10]) is booster
+    rn.compile_on_load(False)
+    monkeypatch.setenv("SPOTIFIER_NATIVE_RANKER", "1")  # on everywhere
+    assert isinstance(rn.native_ranker(booster, [10], background=False), rn.NativeRanker)
 
 
 class Counted:
@@ -110,7 +137,9 @@ class Counted:
         return self.model.predict(x, n_jobs=n_jobs)
 
 
-def test_a_loaded_hybrid_gives_the_same_lists_with_compiled_trees(tmp_path, monkeypatch) -> None:
+def test_a_loaded_hybrid_gives_the_same_lists_with_compiled_trees(
+    tmp_path, compiling, monkeypatch
+) -> None:
     world = three_tastes()
     model = create("hybrid", SMALL).fit(world)
     model.save(tmp_path)
@@ -142,3 +171,49 @@ def test_a_loaded_hybrid_gives_the_same_lists_with_compiled_trees(tmp_path, monk
     # The cascade's two spans did the scoring: every candidate, then each query's best 20.
     spans = made[0].spans
     assert spans[(0, 10)].rows > spans[(10, 40)].rows > 0
+
+
+@pytest.fixture(scope="module")
+def hybrid_home(tmp_path_factory: pytest.TempPathFactory):
+    """A home with a small saved hybrid (and its title fallback), built by the real pipeline."""
+    from spotifier.models import persist
+    from spotifier.serve.testing import build_home
+
+    home = build_home(tmp_path_factory.mktemp("native"), playlists=400, models=("title",))
+    persist.train(home, "hybrid", overrides=SMALL)
+    return home
+
+
+def test_a_hybrid_loaded_in_a_plain_process_is_not_compiled(hybrid_home) -> None:
+    from spotifier.models import persist
+
+    hybrid = persist.load(hybrid_home, "hybrid")
+    assert isinstance(hybrid.reranker.booster, lightgbm.Booster)
+    assert ranker_threads() == []
+
+
+@pytest.mark.parametrize("path", ["command", "worker"])
+def test_spotifier_serve_compiles_the_rankers_it_loads(hybrid_home, path, monkeypatch) -> None:
+    """`spotifier serve` in process (`run` captured instead of serving), and what each spawned
+    worker runs (in a process that starts with the switch off)."""
+    import threadpoolctl
+
+    from spotifier import progress
+    from spotifier.cli import app
+    from spotifier.serve import run
+
+    monkeypatch.setattr(progress, "_quiet", progress._quiet)  # restored after: serve sets it
+    apps: list = []
+    if path == "command":
+        monkeypatch.setattr(run, "run", lambda app, *args, **kwargs: apps.append(app))
+        args = ["--home", str(hybrid_home.root), "serve", "--model", "hybrid"]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+    else:
+        monkeypatch.setattr(threadpoolctl, "threadpool_limits", lambda limits: None)  # BLAS as is
+        apps.append(run._app({"home": str(hybrid_home.root), "models": ["hybrid"], "split": None}))
+    (served,) = apps
+    booster = served.state.service.models["hybrid"].chain.primary.reranker.booster
+    assert isinstance(booster, rn.NativeRanker)
+    assert booster.wait(300) and booster.spans  # compiled (a bound on the wait, not a timing)
+    served.state.watcher.stop()

@@ -117,10 +117,12 @@ def register(app: typer.Typer) -> None:
         require("fastapi", "serve")
         require("uvicorn", "serve")
         require("prometheus_client", "serve")
+        from spotifier.models.ranker_native import compile_on_load
         from spotifier.serve import Service, create_app
         from spotifier.serve.run import run, run_workers
         from spotifier.serve.service import ensure_trained
 
+        compile_on_load()  # a server lives long enough to win back compiling its rankers
         home = home_of(ctx)
         options = {
             "max_batch": batch,

@@ -16,8 +16,14 @@ LightGBM's order starting from 0, in float64, with the same comparisons: the sam
 bit, and the hybrid's lists stay identical. Each span is checked against LightGBM before use, on
 rows drawn from the model's own split thresholds (NaN included), and is not used if any score
 differs by more than `TOLERANCE`. The first (small) span is inlined, the others are not: inlining
-250 trees took 41 s of compiling for 1.4x faster predictions. `SPOTIFIER_NATIVE_RANKER=0` turns
-the compiler off; without lleaves it is off.
+250 trees took 41 s of compiling for 1.4x faster predictions.
+
+Who compiles: compiling costs ~4 s of CPU per hybrid load, which only a long-lived process wins
+back, so it is opt-in per process. `spotifier serve` and its workers call `compile_on_load()`
+before loading models (a hot reload compiles too); a plain process (`spotifier recommend`, a
+notebook, a test) gets LightGBM alone and starts no thread. `SPOTIFIER_NATIVE_RANKER=0` turns the
+compiler off everywhere, `SPOTIFIER_NATIVE_RANKER=1` turns it on everywhere; without lleaves it
+is off.
 """
 
 from __future__ import annotations
@@ -119,9 +125,23 @@ class NativeRanker:
         return self.done.wait(timeout)
 
 
+#: Whether this process compiles the rankers it loads (`compile_on_load`); the environment wins.
+_compile_on_load = False
+_OFF = frozenset({"0", "false", "no", "off"})
+
+
+def compile_on_load(on: bool = True) -> None:
+    """Compile (`on`) or not the rankers this process loads from now on: a server turns it on
+    before loading its models; `SPOTIFIER_NATIVE_RANKER` overrides it either way."""
+    global _compile_on_load
+    _compile_on_load = on
+
+
 def enabled() -> bool:
-    """lleaves installed and not turned off with SPOTIFIER_NATIVE_RANKER=0."""
-    if os.environ.get("SPOTIFIER_NATIVE_RANKER", "1").strip() in {"0", "false", "no", "off"}:
+    """lleaves installed, and compiling asked for: by SPOTIFIER_NATIVE_RANKER (0/false/no/off:
+    never; any other value: always) or, when it is unset or empty, by `compile_on_load`."""
+    setting = os.environ.get("SPOTIFIER_NATIVE_RANKER", "").strip().lower()
+    if setting in _OFF or not (setting or _compile_on_load):
         return False
     try:
         import lleaves  # noqa: F401
@@ -133,7 +153,7 @@ def enabled() -> bool:
 def native_ranker(booster: Any, cuts: Sequence[int] = (), background: bool = True) -> Any:
     """`booster` wrapped in a `NativeRanker` compiling spans [0, c1), [c1, c2), ..., [ck, end)
     and [0, end), in that order, in a daemon thread (or now, with `background=False`); the
-    booster itself when the compiler is off."""
+    booster itself when compiling is not `enabled` (no thread is started then)."""
     if booster is None or not enabled():
         return booster
     total = int(booster.current_iteration())

@@ -399,11 +399,13 @@ def app_from_env() -> Any:
 def _app(spec: dict[str, Any]) -> Any:
     from threadpoolctl import threadpool_limits
 
+    from spotifier.models.ranker_native import compile_on_load
     from spotifier.progress import set_quiet
     from spotifier.serve import Service, create_app
 
     set_quiet(True)
     threadpool_limits(limits=1)
+    compile_on_load()  # as `spotifier serve` does: a fresh (spawned) process starts without it
     service = Service.from_home(Home(Path(spec["home"])), spec["models"], spec["split"])
     return create_app(service, **spec.get("options", {}))
 
