@@ -12,16 +12,19 @@ from hypothesis import strategies as st
 from spotifier.data import Interactions, Query, TrainingData
 from spotifier.models import Recommender, create, registry
 from spotifier.models.hybrid import side as hs
-from spotifier.models.hybrid.candidates import Lists, union
+from spotifier.models.hybrid.candidates import Lists, pool
 from spotifier.models.hybrid.features import SHARED, Columns, collect, feature_names
 from spotifier.models.hybrid.ranker import Reranker
 from spotifier.models.validation import cut_to_seeds, validation_cases, validation_cuts
 
 
 def features(lists: Lists, j: int, query: Query, side: hs.Side) -> tuple[np.ndarray, np.ndarray]:
-    """Query j's candidates and their feature rows, as the hybrid builds them."""
-    cands = union(lists, j, query, side)
-    return cands, collect(lists, j, query, cands, side)
+    """Query j's candidates and their feature rows, as the hybrid builds them (the batch's other
+    rows left out)."""
+    n_q = lists.items.shape[1]
+    queries = [query if i == j else Query(seeds=np.zeros(0, np.int64)) for i in range(n_q)]
+    cands = pool(lists, queries, side).subset(np.arange(n_q) == j)
+    return cands.of(j), collect(lists, queries, cands, side)
 
 
 def clustered_world(n_playlists: int = 400, seed: int = 5) -> TrainingData:
@@ -308,6 +311,33 @@ def test_artist_credit_labels_train_a_ranker() -> None:
     assert model.reranker is not None  # type: ignore[attr-defined]
     items, _ = model.recommend([Query(seeds=world.interactions.playlist(2)[:5])], 20).row(0)
     assert len(set(items.tolist())) == 20
+
+
+def test_a_batch_gives_each_query_the_rows_it_gets_alone(fitted) -> None:
+    """The collector works on a whole batch at once: every query's candidates and feature rows
+    are the same, to the bit, as when it is asked alone (prefixes, random positions with gaps,
+    a title-only query, repeated seeds, a query with no known neighbour)."""
+    model, world = fitted
+    inter = world.interactions
+    queries = [
+        Query(seeds=inter.playlist(0)[:5], name="rock", num_tracks=30),
+        Query(seeds=inter.playlist(1)[[0, 3, 7]], positions=np.array([0, 3, 7]), num_tracks=12),
+        Query(seeds=np.zeros(0, np.int64), name="chill"),
+        Query(seeds=np.array([5, 5, 9, 5])),
+        Query(seeds=inter.playlist(2)[:1], name="party", num_tracks=2),
+        Query(seeds=inter.playlist(3)[2:12], positions=np.arange(2, 12), num_tracks=40),
+    ]
+    queries = model.known(queries)
+    k = model.config.candidates
+    lists = model.stage_one.generate(queries, k)
+    together = pool(lists, queries, model.side)
+    x = collect(lists, queries, together, model.side)
+    for j, query in enumerate(queries):
+        alone_lists = model.stage_one.generate([query], k)
+        alone = pool(alone_lists, [query], model.side)
+        np.testing.assert_array_equal(together.of(j), alone.of(0))
+        rows = x[together.offsets[j] : together.offsets[j + 1]]
+        np.testing.assert_array_equal(rows, collect(alone_lists, [query], alone, model.side))
 
 
 def test_cascade_gives_the_kept_candidates_their_full_score(fitted) -> None:

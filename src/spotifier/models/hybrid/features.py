@@ -33,7 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from spotifier.data import Query
-from spotifier.models.hybrid.candidates import Lists, lookup
+from spotifier.models.hybrid.candidates import Lists, Pool, lookup, scratch
 from spotifier.models.hybrid.side import Side
 
 #: Per-generator feature kinds, in column order.
@@ -106,82 +106,137 @@ def feature_names(generator_names: Sequence[str]) -> list[str]:
     return Columns(generator_names).names
 
 
-def collect(lists: Lists, j: int, query: Query, cands: np.ndarray, side: Side) -> np.ndarray:
-    """The feature rows (one per candidate, `Columns` order) for query `j` of the batch, whose
-    seeds are known tracks (`Recommender.known`)."""
-    n_gen, _, k = lists.items.shape
+def collect(lists: Lists, queries: Sequence[Query], cands: Pool, side: Side) -> np.ndarray:
+    """The feature rows (one per candidate of `cands`, `Columns` order) for the batch's queries,
+    whose seeds are known tracks (`Recommender.known`).
+
+    The whole batch at once: each feature is a handful of numpy calls over every candidate of
+    every query, keyed by (batch row, track), not a loop over the queries. Sums over seeds add
+    in the same order as one query at a time would, so the rows are the same to the bit.
+    """
+    n_gen, n_q, k = lists.items.shape
     cols = _columns(n_gen)
-    seeds = query.seeds.astype(np.int64)
-    n = len(cands)
-    x = np.full((n, len(cols)), np.nan, dtype=np.float32)
+    rows, items = cands.rows, cands.items
+    n = len(items)
+    # Built feature by feature: one contiguous row of `xt` per column, transposed at the end.
+    xt = np.full((len(cols), n), np.nan, dtype=np.float32)
+    if n == 0:
+        return xt.T
+    n_tracks = len(side.track_artist)
+    keys = rows * n_tracks + items  # ascending: the pool is sorted by (row, track)
     n_found = np.zeros(n, dtype=np.float32)
+    workspace = scratch(n_tracks)
     for g in range(n_gen):
-        items, scores = lists.items[g, j], lists.scores[g, j]
-        own = items >= 0
-        items, scores = items[own].astype(np.int64), scores[own]
-        ranks = np.arange(1, len(items) + 1, dtype=np.float32)
-        x[:, cols.of(g, "rank")] = k + 1  # absent: beyond the list
-        if n == 0:
-            continue
         block = lists.blocks[g] if g < len(lists.blocks) else None
-        full = lookup(block, j, cands, lists.scratch)
-        best = float(np.max(scores)) if len(scores) else np.nan
-        if len(items):
-            order = np.argsort(items, kind="stable")
-            pos = np.minimum(np.searchsorted(items[order], cands), len(items) - 1)
-            hit = items[order][pos] == cands
-            at = order[pos[hit]]
-            full[hit] = scores[at]  # the model's own top-k score where it has one
-            x[hit, cols.of(g, "rank")] = ranks[at]
-            n_found += hit
-        x[:, cols.of(g, "score")] = full
-        x[:, cols.of(g, "relative")] = full / best if best > 0 else np.nan
-    ordered = seeds[_position_order(query)]
-    artist = side.track_artist[cands]
-    album = side.track_album[cands]
-    n_seeds = len(seeds)
-    same_artist = _count_in(side.track_artist[seeds], artist)
-    same_album = _count_in(side.track_album[seeds], album)
-    x[:, cols["track_log_count"]] = side.track_log_count[cands]
-    x[:, cols["artist_log_count"]] = side.artist_log_count[cands]
-    x[:, cols["album_share"]] = side.album_share[cands]
-    x[:, cols["seed_artist_share"]] = same_artist / max(n_seeds, 1)
-    x[:, cols["seed_album_share"]] = same_album / max(n_seeds, 1)
-    x[:, cols["seed_artist_count"]] = same_artist
-    x[:, cols["seed_album_count"]] = same_album
-    if side.similarity is not None and n:
-        x[:, cols["sim_max"]], x[:, cols["sim_sum"]] = _row_stats(side.similarity, seeds, cands)
-        last = ordered[-5:]
-        x[:, cols["sim_max_last5"]], x[:, cols["sim_sum_last5"]] = _row_stats(
-            side.similarity, last, cands
+        full = lookup(block, cands, workspace)
+        own = lists.items[g] >= 0
+        ranks = np.cumsum(own, axis=1, dtype=np.int64).astype(np.float32)
+        list_rows = np.broadcast_to(np.arange(n_q, dtype=np.int64)[:, None], own.shape)[own]
+        list_keys = list_rows * n_tracks + lists.items[g][own]
+        pos = np.minimum(np.searchsorted(keys, list_keys), n - 1)
+        hit = keys[pos] == list_keys
+        at = pos[hit]
+        xt[cols.of(g, "rank")] = k + 1  # absent: beyond the list
+        full[at] = lists.scores[g][own][hit]  # the model's own top-k score where it has one
+        xt[cols.of(g, "rank"), at] = ranks[own][hit]
+        n_found[at] += 1
+        best = np.where(own, lists.scores[g], -np.inf).max(axis=1)[rows]
+        xt[cols.of(g, "score")] = full
+        with np.errstate(divide="ignore", invalid="ignore"):
+            xt[cols.of(g, "relative")] = np.where(best > 0, full / best, np.nan)
+    q = _QueryFacts(queries, side)
+    artist = side.track_artist[items]
+    album = side.track_album[items]
+    same_artist = _count_pairs(q.seeds_of(q.seeds, side.track_artist), rows, artist)
+    same_album = _count_pairs(q.seeds_of(q.seeds, side.track_album), rows, album)
+    per_seed = np.maximum(q.n_seeds, 1).astype(np.float32)[rows]
+    xt[cols["track_log_count"]] = side.track_log_count[items]
+    xt[cols["artist_log_count"]] = side.artist_log_count[items]
+    xt[cols["album_share"]] = side.album_share[items]
+    xt[cols["seed_artist_share"]] = same_artist / per_seed
+    xt[cols["seed_album_share"]] = same_album / per_seed
+    xt[cols["seed_artist_count"]] = same_artist
+    xt[cols["seed_album_count"]] = same_album
+    if side.similarity is not None:
+        xt[cols["sim_max"]], xt[cols["sim_sum"]] = _row_stats(side.similarity, q.seeds, keys)
+        xt[cols["sim_max_last5"]], xt[cols["sim_sum_last5"]] = _row_stats(
+            side.similarity, q.last5, keys
         )
-    nxt, prv = _boundaries(query)
-    if side.transitions is not None and n:
-        x[:, cols["follows_gap"]] = _row_stats(side.transitions, seeds[nxt], cands)[1]
+    if side.transitions is not None:
+        xt[cols["follows_gap"]] = _row_stats(side.transitions, q.nxt, keys)[1]
         before = side.before
         assert before is not None
-        x[:, cols["precedes_gap"]] = _row_stats(before, seeds[prv], cands)[1]
-    x[:, cols["album_next"]] = _count_in(side.track_album[seeds[nxt]], album)
-    x[:, cols["artist_next"]] = _count_in(side.track_artist[seeds[nxt]], artist)
-    x[:, cols["album_prev"]] = _count_in(side.track_album[seeds[prv]], album)
-    x[:, cols["artist_prev"]] = _count_in(side.track_artist[seeds[prv]], artist)
-    if n_seeds:
-        last_album, last_artist = side.track_album[ordered[-1]], side.track_artist[ordered[-1]]
-        x[:, cols["last_album"]] = (album == last_album) & (last_album >= 0)
-        x[:, cols["last_artist"]] = (artist == last_artist) & (last_artist >= 0)
-    x[:, cols["n_seeds"]] = n_seeds
-    x[:, cols["is_prefix"]] = float(query.is_prefix)
-    x[:, cols["has_title"]] = float(bool(query.name and query.name.strip()))
-    x[:, cols["num_tracks"]] = np.nan if query.num_tracks is None else float(query.num_tracks)
-    x[:, cols["n_generators"]] = n_found
+        xt[cols["precedes_gap"]] = _row_stats(before, q.prv, keys)[1]
+    xt[cols["album_next"]] = _count_pairs(q.seeds_of(q.nxt, side.track_album), rows, album)
+    xt[cols["artist_next"]] = _count_pairs(q.seeds_of(q.nxt, side.track_artist), rows, artist)
+    xt[cols["album_prev"]] = _count_pairs(q.seeds_of(q.prv, side.track_album), rows, album)
+    xt[cols["artist_prev"]] = _count_pairs(q.seeds_of(q.prv, side.track_artist), rows, artist)
+    seeded = (q.n_seeds > 0)[rows]
+    last_album, last_artist = q.last_of(side.track_album)[rows], q.last_of(side.track_artist)[rows]
+    xt[cols["last_album"], seeded] = ((album == last_album) & (last_album >= 0))[seeded]
+    xt[cols["last_artist"], seeded] = ((artist == last_artist) & (last_artist >= 0))[seeded]
+    xt[cols["n_seeds"]] = q.n_seeds[rows]
+    xt[cols["is_prefix"]] = q.is_prefix[rows]
+    xt[cols["has_title"]] = q.has_title[rows]
+    xt[cols["num_tracks"]] = q.num_tracks[rows]
+    xt[cols["n_generators"]] = n_found
     if side.album_rank is not None:
-        x[:, cols["album_step_next"]] = _album_step(side, seeds[nxt], cands, album)
-        x[:, cols["album_step_prev"]] = _album_step(side, seeds[prv], cands, album)
-    if side.artist_similarity is not None and n and n_seeds:
-        x[:, cols["artist_sim_mean"]], x[:, cols["artist_sim_max"]] = _group_stats(
-            side.artist_similarity, side.track_artist[seeds], artist
+        xt[cols["album_step_next"]] = _album_step(side, q.nxt, rows, items, album)
+        xt[cols["album_step_prev"]] = _album_step(side, q.prv, rows, items, album)
+    if side.artist_similarity is not None:
+        seed_artists = q.seeds_of(q.seeds, side.track_artist)
+        mean, top = _group_stats(side.artist_similarity, seed_artists, rows, artist)
+        xt[cols["artist_sim_mean"], seeded] = mean[seeded]
+        xt[cols["artist_sim_max"], seeded] = top[seeded]
+    return xt.T
+
+
+#: A set of seeds for every query of a batch, flat: (batch row, track), in each query's order.
+_Seeds = tuple[np.ndarray, np.ndarray]
+
+
+class _QueryFacts:
+    """What `collect` needs of each query of a batch, as flat per-row arrays: the seeds, the last
+    five in playlist order, those next to a missing position (`nxt`, `prv`), and the scalars."""
+
+    def __init__(self, queries: Sequence[Query], side: Side) -> None:
+        seeds, last5, nxt, prv, last = [], [], [], [], []
+        for query in queries:
+            s = query.seeds.astype(np.int64)
+            ordered = s[_position_order(query)]
+            after, before = _boundaries(query)
+            seeds.append(s)
+            last5.append(ordered[-5:])
+            nxt.append(s[after])
+            prv.append(s[before])
+            last.append(int(ordered[-1]) if len(s) else -1)
+        self.seeds, self.last5 = _flat(seeds), _flat(last5)
+        self.nxt, self.prv = _flat(nxt), _flat(prv)
+        self.last = np.array(last, dtype=np.int64)
+        self.n_seeds = np.array([len(s) for s in seeds], dtype=np.float32)
+        self.is_prefix = np.array([float(q.is_prefix) for q in queries], dtype=np.float32)
+        self.has_title = np.array(
+            [float(bool(q.name and q.name.strip())) for q in queries], dtype=np.float32
         )
-    return x
+        self.num_tracks = np.array(
+            [np.nan if q.num_tracks is None else float(q.num_tracks) for q in queries],
+            dtype=np.float32,
+        )
+
+    @staticmethod
+    def seeds_of(seeds: _Seeds, group: np.ndarray) -> _Seeds:
+        """The seeds' groups (artist or album) instead of their tracks."""
+        return seeds[0], group[seeds[1]]
+
+    def last_of(self, group: np.ndarray) -> np.ndarray:
+        """Each query's last seed's group (-1 without seeds)."""
+        return np.where(self.last >= 0, group[np.maximum(self.last, 0)], -1)
+
+
+def _flat(parts: list[np.ndarray]) -> _Seeds:
+    rows = np.repeat(np.arange(len(parts), dtype=np.int64), [len(p) for p in parts])
+    values = np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+    return rows, values
 
 
 def rank_fusion(x: np.ndarray, cols: Columns, k: int) -> np.ndarray:
@@ -197,21 +252,27 @@ def _columns(n_gen: int) -> Columns:
 
 
 def _row_stats(
-    matrix: sp.csr_matrix, rows: np.ndarray, cands: np.ndarray
+    matrix: sp.csr_matrix, seeds: _Seeds, keys: np.ndarray, stride: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(max, sum) over `rows` of `matrix[rows, c]` for every candidate c (0 where absent)."""
-    n = len(cands)
-    if len(rows) == 0 or n == 0:
+    """(max, sum) over each query's `seeds` of `matrix[seed, c]` for every candidate c, given as
+    sorted keys `row * stride + c` (stride: the matrix's width by default; 0 where absent). The
+    entries are gathered query by query, seed by seed, so each candidate's sum adds them in the
+    order one query at a time would."""
+    n = len(keys)
+    rows_of, seed_rows = seeds
+    if len(seed_rows) == 0 or n == 0:
         return np.zeros(n, dtype=np.float32), np.zeros(n, dtype=np.float32)
-    starts, ends = matrix.indptr[rows], matrix.indptr[rows + 1]
+    starts, ends = matrix.indptr[seed_rows], matrix.indptr[seed_rows + 1]
     lengths = ends - starts
     total = int(lengths.sum())
     if total == 0:
         return np.zeros(n, dtype=np.float32), np.zeros(n, dtype=np.float32)
     take = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
-    cols, vals = matrix.indices[take], matrix.data[take]
-    pos = np.minimum(np.searchsorted(cands, cols), n - 1)
-    hit = cands[pos] == cols
+    stride = matrix.shape[1] if stride is None else stride
+    entry_keys = np.repeat(rows_of, lengths) * stride + matrix.indices[take]
+    vals = matrix.data[take]
+    pos = np.minimum(np.searchsorted(keys, entry_keys), n - 1)
+    hit = keys[pos] == entry_keys
     pos, vals = pos[hit], vals[hit]
     sums = np.bincount(pos, weights=vals, minlength=n).astype(np.float32)
     maxes = np.zeros(n, dtype=np.float32)
@@ -250,44 +311,66 @@ def _position_order(query: Query) -> np.ndarray:
 
 
 def _group_stats(
-    matrix: sp.csr_matrix, seed_groups: np.ndarray, cand_groups: np.ndarray
+    matrix: sp.csr_matrix, seed_groups: _Seeds, rows: np.ndarray, cand_groups: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(mean, max) over the seeds of `matrix[seed's group, candidate's group]`; seeds of no
-    group (-1) left out, NaN when none is left."""
-    seed_groups = seed_groups[seed_groups >= 0]
-    if len(seed_groups) == 0:
-        none = np.full(len(cand_groups), np.nan, dtype=np.float32)
-        return none, none.copy()
-    uniq, back = np.unique(cand_groups, return_inverse=True)
-    maxes, sums = _row_stats(matrix, seed_groups.astype(np.int64), uniq.astype(np.int64))
-    return sums[back] / len(seed_groups), maxes[back]
+    """(mean, max) over each query's seeds of `matrix[seed's group, candidate's group]`; seeds of
+    no group (-1) left out, NaN when a query has none left."""
+    seed_rows, groups = seed_groups
+    known = groups >= 0
+    seed_rows, groups = seed_rows[known], groups[known]
+    n_q = int(rows.max(initial=-1)) + 1
+    per_query = np.bincount(seed_rows, minlength=n_q)[:n_q].astype(np.float32)
+    # Each (query, candidate group) once; an unknown group (-1) is `width`, which no entry has.
+    stride = matrix.shape[1] + 1
+    cand_keys = rows * stride + np.where(cand_groups >= 0, cand_groups, stride - 1)
+    uniq, back = np.unique(cand_keys, return_inverse=True)
+    maxes, sums = _row_stats(matrix, (seed_rows, groups.astype(np.int64)), uniq, stride)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = sums[back] / per_query[rows]
+    none = per_query[rows] == 0
+    mean[none] = np.nan
+    top = maxes[back]
+    top[none] = np.nan
+    return mean.astype(np.float32), top
 
 
-def _album_step(side: Side, seeds: np.ndarray, cands: np.ndarray, album: np.ndarray) -> np.ndarray:
-    """For candidates on a seed's album: the candidate's rank by plays within the album minus
-    that seed's (the first such seed); NaN for the others."""
+def _album_step(
+    side: Side, seeds: _Seeds, rows: np.ndarray, cands: np.ndarray, album: np.ndarray
+) -> np.ndarray:
+    """For candidates on the album of one of their query's `seeds`: the candidate's rank by
+    plays within the album minus that seed's (the query's first such seed); NaN for the
+    others."""
     out = np.full(len(cands), np.nan, dtype=np.float32)
-    seeds = seeds[side.track_album[seeds] >= 0]
-    if len(seeds) == 0 or side.album_rank is None:
+    seed_rows, seed_tracks = seeds
+    known = side.track_album[seed_tracks] >= 0
+    seed_rows, seed_tracks = seed_rows[known], seed_tracks[known]
+    if len(seed_tracks) == 0 or side.album_rank is None:
         return out
-    seed_album = side.track_album[seeds]
-    order = np.argsort(seed_album, kind="stable")
-    seed_album, seed_rank = seed_album[order], side.album_rank[seeds[order]]
-    pos = np.minimum(np.searchsorted(seed_album, album), len(seed_album) - 1)
-    hit = seed_album[pos] == album
+    stride = int(side.track_album.max(initial=0)) + 2
+    seed_keys = seed_rows * stride + side.track_album[seed_tracks]
+    order = np.argsort(seed_keys, kind="stable")  # among equal keys, the query's first seed
+    seed_keys, seed_rank = seed_keys[order], side.album_rank[seed_tracks[order]]
+    cand_keys = rows * stride + np.where(album >= 0, album, stride - 1)
+    pos = np.minimum(np.searchsorted(seed_keys, cand_keys), len(seed_keys) - 1)
+    hit = seed_keys[pos] == cand_keys
     out[hit] = side.album_rank[cands[hit]] - seed_rank[pos[hit]]
     return out
 
 
-def _count_in(pool: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """How many times each of `values` occurs in `pool`; -1 (unknown) occurs nowhere.
+def _count_pairs(seeds: _Seeds, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """How many of its query's `seeds` (as (row, value) pairs) each candidate's value matches;
+    -1 (unknown) matches nothing.
 
-    >>> _count_in(np.array([3, 3, 5, -1]), np.array([3, 4, 5, -1])).tolist()
-    [2.0, 0.0, 1.0, 0.0]
+    >>> seeds = (np.array([0, 0, 0, 0, 1]), np.array([3, 3, 5, -1, 4]))
+    >>> _count_pairs(seeds, np.array([0, 0, 0, 0, 1, 1]), np.array([3, 4, 5, -1, 3, 4])).tolist()
+    [2.0, 0.0, 1.0, 0.0, 0.0, 1.0]
     """
-    pool = pool[pool >= 0]
-    if len(pool) == 0:
+    seed_rows, pool = seeds
+    known = pool >= 0
+    if not known.any():
         return np.zeros(len(values), dtype=np.float32)
-    uniq, counts = np.unique(pool, return_counts=True)
-    pos = np.minimum(np.searchsorted(uniq, values), len(uniq) - 1)
-    return np.where(uniq[pos] == values, counts[pos], 0).astype(np.float32)
+    stride = int(max(pool.max(), values.max(initial=0))) + 2
+    uniq, counts = np.unique(seed_rows[known] * stride + pool[known], return_counts=True)
+    keys = rows * stride + np.where(values >= 0, values, stride - 1)
+    pos = np.minimum(np.searchsorted(uniq, keys), len(uniq) - 1)
+    return np.where(uniq[pos] == keys, counts[pos], 0).astype(np.float32)

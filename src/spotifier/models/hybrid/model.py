@@ -34,7 +34,7 @@ import scipy.sparse as sp
 from spotifier.data import Query, TrainingData
 from spotifier.errors import InvalidInputError
 from spotifier.models.base import ModelConfig, Recommender, Scores
-from spotifier.models.hybrid.candidates import CandidateGenerator, union
+from spotifier.models.hybrid.candidates import CandidateGenerator, pool
 from spotifier.models.hybrid.config import HybridConfig
 from spotifier.models.hybrid.features import Columns, collect, rank_fusion
 from spotifier.models.hybrid.ranker import NegativeSampler, Reranker
@@ -173,18 +173,29 @@ class Hybrid(Recommender):
             chunk = cases[start : start + self.batch_size]
             queries = self.known([c.query for c in chunk])
             lists = self.stage_one.generate(queries, cfg.candidates)
-            for j, (case, query) in enumerate(zip(chunk, queries, strict=True)):
-                cands = union(lists, j, query, side)
-                label = np.isin(cands, case.truth)
+            cands = pool(lists, queries, side)
+            labels = [np.isin(cands.of(j), case.truth) for j, case in enumerate(chunk)]
+            for case, label in zip(chunk, labels, strict=True):
                 recall.setdefault(case.category, []).append(label.sum() / len(case.truth))
-                if not label.any() or not self._seeded(query):
-                    continue  # nothing to learn to order (zero-seed queries go to `title`)
-                x = collect(lists, j, query, cands, side)
+            # Nothing to learn to order without a held-out candidate (zero-seed queries go to
+            # `title`).
+            learn = np.array(
+                [label.any() and self._seeded(q) for label, q in zip(labels, queries, strict=True)],
+                dtype=bool,
+            )
+            if not learn.any():
+                continue
+            used = cands.subset(learn)
+            x_all = collect(lists, queries, used, side)
+            for j in np.flatnonzero(learn).tolist():
+                case, label = chunk[j], labels[j]
+                x = x_all[used.offsets[j] : used.offsets[j + 1]]
+                items = cands.of(j)
                 # Graded labels as R-precision credits them: a held-out track 2; another track
                 # by a held-out track's artist 1 (gain artist_gain); the rest 0.
                 grade = label.astype(np.float32) * 2
                 if cfg.artist_gain > 0:
-                    artist = side.track_artist[cands]
+                    artist = side.track_artist[items]
                     same = np.isin(artist, side.track_artist[case.truth]) & ~label & (artist >= 0)
                     grade[same] = 1
                 keep = sampler.sample(label)
@@ -220,7 +231,6 @@ class Hybrid(Recommender):
         assert side is not None
         lists = self.stage_one.generate(queries, cfg.candidates)
         rows, cols, vals = [], [], []
-        ranked: list[tuple[int, np.ndarray, np.ndarray]] = []
         title_block = None
         unseeded = [j for j, query in enumerate(queries) if not self._seeded(query)]
         # The title generator's block already holds the answer unless a separate title model
@@ -240,24 +250,18 @@ class Hybrid(Recommender):
                 rows.append(np.full(hi - lo, j))
                 cols.append(title_block.indices[lo:hi])
                 vals.append(title_block.data[lo:hi].astype(np.float32))
-        for j, query in enumerate(queries):
-            if not self._seeded(query):
-                continue
-            cands = union(lists, j, query, side)
-            if len(cands):
-                ranked.append((j, cands, collect(lists, j, query, cands, side)))
-        if ranked:
-            x_all = np.concatenate([x for _, _, x in ranked])
+        seeded = np.array([self._seeded(query) for query in queries], dtype=bool)
+        cands = pool(lists, queries, side).subset(seeded)
+        if len(cands.items):
+            x_all = collect(lists, queries, cands, side)
             if self.reranker is not None:
-                score_all = self.reranker.score(x_all, [len(cands) for _, cands, _ in ranked])
+                sizes = [s for s in np.diff(cands.offsets).tolist() if s]
+                score_all = self.reranker.score(x_all, sizes)
             else:
                 score_all = rank_fusion(x_all, Columns(self.generator_names), cfg.candidates)
-            at = 0
-            for j, cands, _x in ranked:
-                rows.append(np.full(len(cands), j))
-                cols.append(cands)
-                vals.append(score_all[at : at + len(cands)])
-                at += len(cands)
+            rows.append(cands.rows)
+            cols.append(cands.items)
+            vals.append(score_all)
         if not rows:
             return sp.csr_matrix((len(queries), self.n_tracks), dtype=np.float32)
         return sp.csr_matrix(
@@ -276,10 +280,10 @@ class Hybrid(Recommender):
         for start in range(0, len(queries), self.batch_size):
             batch = queries[start : start + self.batch_size]
             lists = self.stage_one.generate(batch, self.config.candidates)
-            for j, query in enumerate(batch):
-                cands = union(lists, j, query, side)
+            cands = pool(lists, batch, side)
+            for j in range(len(batch)):
                 truth = truths[start + j]
-                out[start + j] = np.isin(truth, cands).mean() if len(truth) else np.nan
+                out[start + j] = np.isin(truth, cands.of(j)).mean() if len(truth) else np.nan
         return out
 
     # ------------------------------------------------------------------ persistence
