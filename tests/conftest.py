@@ -1,6 +1,13 @@
-"""Shared fixtures: tiny worlds whose right answers are known."""
+"""Shared fixtures: tiny worlds whose right answers are known, and the command line in a
+subprocess."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,3 +38,29 @@ def make_tiny_world() -> TrainingData:
 @pytest.fixture
 def tiny_world() -> TrainingData:
     return make_tiny_world()
+
+
+def run_spotifier(
+    home: Path | str, *args: str, timeout: float = 300, expect: int = 0
+) -> subprocess.CompletedProcess[str]:
+    """`python -m spotifier --quiet --home HOME ARGS` in a subprocess, as a user runs it (this
+    checkout's code: PYTHONPATH is inherited); the test fails, showing stderr, unless it exits with
+    `expect`. Tracebacks are on (`SPOTIFIER_DEBUG=1`) when success is expected, so that a failure
+    shows where; off otherwise, so that the error is the one line a user sees."""
+    debug = {"SPOTIFIER_DEBUG": "1"} if expect == 0 else {}
+    env = {k: v for k, v in os.environ.items() if k != "SPOTIFIER_DEBUG"}
+    done = subprocess.run(
+        [sys.executable, "-m", "spotifier", "--quiet", "--home", str(home), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**env, **debug},
+    )
+    assert done.returncode == expect, done.stderr
+    return done
+
+
+@pytest.fixture(scope="session")
+def spotifier_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`run_spotifier`: the command line in a subprocess."""
+    return run_spotifier

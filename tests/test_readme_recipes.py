@@ -4,10 +4,9 @@ source (made from a small generated world), through the real command line."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -17,18 +16,6 @@ from spotifier.synth import generate
 N_PLAYLISTS = 400
 
 
-def _spotifier(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "spotifier", "--quiet", "--home", str(home), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "SPOTIFIER_DEBUG": "1"},
-    )
-    assert done.returncode == 0, done.stderr
-    return done
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("recipes")
@@ -36,25 +23,29 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return next((root / "w" / "data").glob("*.parquet"))
 
 
-def _stats(home: Path) -> dict[str, object]:
-    return json.loads(_spotifier(home, "stats", "--json").stdout)
+def _stats(spotifier: Callable[..., Any], home: Path) -> dict[str, object]:
+    return json.loads(spotifier(home, "stats", "--json").stdout)
 
 
-def test_recipe_1_a_warehouse_table_in_parquet(world: Path, tmp_path: Path) -> None:
+def test_recipe_1_a_warehouse_table_in_parquet(
+    world: Path, tmp_path: Path, spotifier_cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "exports" / "entries").mkdir(parents=True)
     duckdb.execute(
         f"""COPY (SELECT playlist AS playlist_id, track AS track_id, position,
                   title AS playlist_title, artist AS artist_id, album AS album_id, duration_ms
             FROM '{world}') TO '{tmp_path / "exports" / "entries" / "part-0.parquet"}'"""
     )
-    os.chdir(tmp_path)
-    _spotifier(tmp_path / "wh", "ingest", "exports/entries/", "--map", "title=playlist_title")
-    stats = _stats(tmp_path / "wh")
+    monkeypatch.chdir(tmp_path)
+    spotifier_cli(tmp_path / "wh", "ingest", "exports/entries/", "--map", "title=playlist_title")
+    stats = _stats(spotifier_cli, tmp_path / "wh")
     assert stats["playlists"] == N_PLAYLISTS
     assert stats["unique_albums"] and stats["unique_artists"]
 
 
-def test_recipe_2_a_names_only_csv(world: Path, tmp_path: Path) -> None:
+def test_recipe_2_a_names_only_csv(
+    world: Path, tmp_path: Path, spotifier_cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     duckdb.execute(
         f"""COPY (SELECT 'user' || (CAST(playlist AS INTEGER) % 37) AS user_id,
                   artist_name AS artistname, track_name AS trackname,
@@ -63,26 +54,28 @@ def test_recipe_2_a_names_only_csv(world: Path, tmp_path: Path) -> None:
             TO '{tmp_path / "playlists.csv"}' (HEADER)"""
     )
     home = tmp_path / "np"
-    os.chdir(tmp_path)
-    _spotifier(
+    monkeypatch.chdir(tmp_path)
+    spotifier_cli(
         home, "ingest", "playlists.csv", "--map", "playlist=user_id,playlistname",
         "--map", "title=playlistname",
     )  # fmt: skip
-    assert _stats(home)["playlists"] == N_PLAYLISTS
+    assert _stats(spotifier_cli, home)["playlists"] == N_PLAYLISTS
     first = duckdb.execute(
         f"SELECT artist_name, track_name FROM '{world}' "
         "ORDER BY CAST(playlist AS INTEGER), position"
     ).fetchone()
     assert first is not None
     track = f"{' '.join(first[0].lower().split())} — {' '.join(first[1].lower().split())}"
-    out = _spotifier(
+    out = spotifier_cli(
         home, "recommend", "--model", "item-knn", "--track", track, "-k", "10", "--json"
     )
     got = json.loads(out.stdout)
     assert len(got["tracks"]) == 10 and got["unknown_tracks"] == []
 
 
-def test_recipe_3_wide_json_lines_with_a_list_column(world: Path, tmp_path: Path) -> None:
+def test_recipe_3_wide_json_lines_with_a_list_column(
+    world: Path, tmp_path: Path, spotifier_cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     duckdb.execute(
         f"""COPY (SELECT CAST(playlist AS INTEGER) AS id, any_value(title) AS plylst_title,
                   string_split(lower(any_value(title)), ' ') AS tags,
@@ -94,12 +87,12 @@ def test_recipe_3_wide_json_lines_with_a_list_column(world: Path, tmp_path: Path
             TO '{tmp_path / "train.jsonl"}' (FORMAT json)"""
     )
     home = tmp_path / "melon"
-    os.chdir(tmp_path)
-    _spotifier(
+    monkeypatch.chdir(tmp_path)
+    spotifier_cli(
         home, "ingest", "train.jsonl", "--map", "playlist=id", "--map", "tracks=songs",
         "--map", "num_followers=like_cnt", "--map", "modified_at=updt_date",
     )  # fmt: skip
-    stats = _stats(home)
+    stats = _stats(spotifier_cli, home)
     assert stats["playlists"] == N_PLAYLISTS
     with duckdb.connect(str(home / "store.duckdb"), read_only=True) as con:
         row = con.execute(

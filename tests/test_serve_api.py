@@ -449,14 +449,8 @@ def test_default_model_rule(tmp_path):
         assert default_model_names(home) == ["hybrid"]
 
 
-def test_serve_refuses_a_public_host_without_allow_remote(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "spotifier", "--home", str(tmp_path), "serve", "--host", "0.0.0.0"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 2
+def test_serve_refuses_a_public_host_without_allow_remote(tmp_path, spotifier_cli):
+    result = spotifier_cli(tmp_path, "serve", "--host", "0.0.0.0", expect=2)
     assert "--allow-remote" in result.stderr and "0.0.0.0" in result.stderr
 
 

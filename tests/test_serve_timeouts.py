@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -26,11 +24,9 @@ OPTIONS = ("--head-timeout", "--body-timeout", "--keep-alive", "--drain-timeout"
     [(o, v) for o in OPTIONS for v in ("0", "-1")]
     + [("--head-timeout", "nan"), ("--drain-timeout", "inf")],
 )
-def test_a_timeout_must_be_seconds_above_zero(tmp_path, option, value):
+def test_a_timeout_must_be_seconds_above_zero(tmp_path, option, value, spotifier_cli):
     home = tmp_path / "home"  # no store: a check after loading would fail differently (exit 3)
-    command = [sys.executable, "-m", "spotifier", "--home", str(home), "serve", option, value]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2, done.stderr
+    done = spotifier_cli(home, "serve", option, value, expect=2)
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and option in lines[0] and "above 0" in lines[0], lines
 

@@ -4,26 +4,13 @@ hybrid -> evaluate it against item-knn, through the real command line."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 pytestmark = pytest.mark.slow
-
-
-def _spotifier(home: Path, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "spotifier", "--quiet", "--home", str(home), *args],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        env={**os.environ, "SPOTIFIER_DEBUG": "1"},
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 #: a small hybrid, so the test fits the suite's time limit on a shared 2-core machine
@@ -31,17 +18,23 @@ HYBRID = ["generators=item-knn,title,popularity", "candidates=100", "n_estimator
 
 
 @pytest.mark.parametrize("fmt", ["parquet"])  # (CSV loads the same store: test_tabular_ingest)
-def test_tabular_generate_ingest_split_train_evaluate(tmp_path: Path, fmt: str) -> None:
+def test_tabular_generate_ingest_split_train_evaluate(
+    tmp_path: Path, fmt: str, spotifier_cli: Callable[..., Any]
+) -> None:
     home = tmp_path / "home"
-    _spotifier(home, "generate", str(tmp_path / "world"), "-n", "1500", "--format", fmt)
-    report = json.loads(_spotifier(home, "ingest", str(tmp_path / "world"), "--json"))
+
+    def spotifier(*args: str) -> str:
+        return str(spotifier_cli(home, *args, timeout=1800).stdout)
+
+    spotifier("generate", str(tmp_path / "world"), "-n", "1500", "--format", fmt)
+    report = json.loads(spotifier("ingest", str(tmp_path / "world"), "--json"))
     assert report["playlists"] == 1500 and report["invalid_playlists"] == 0
-    split = json.loads(_spotifier(home, "split", "--playlists", "150", "--json"))
+    split = json.loads(spotifier("split", "--playlists", "150", "--json"))
     assert split["playlists"] == 150
     settings = [arg for item in HYBRID for arg in ("--set", item)]
-    _spotifier(home, "train", "hybrid", "--split", "default", *settings)
+    spotifier("train", "hybrid", "--split", "default", *settings)
     result = json.loads(
-        _spotifier(home, "evaluate", "popularity", "hybrid", "--split", "default", "--json")
+        spotifier("evaluate", "popularity", "hybrid", "--split", "default", "--json")
     )
     scores = {name: model["overall"] for name, model in result["models"].items()}
     assert scores["hybrid"]["playlists"] == 150
