@@ -88,6 +88,17 @@ def test_compiled_spans_match_lightgbm_within_1e5(booster, compiling) -> None:
             assert np.array_equal(ours, theirs)  # summed in LightGBM's order: the same bits
 
 
+def test_a_span_longer_than_a_cache_block_adds_the_blocks_sums(booster, monkeypatch) -> None:
+    """Spans of more than BLOCK_TREES trees run in cache blocks: each block's sum is LightGBM's,
+    the blocks' sums added in order, so the scores agree to float64 rounding, not to the bit."""
+    monkeypatch.setattr(rn, "BLOCK_TREES", 8)
+    compiled = rn.compile_span(booster, 10, 40)  # four blocks (8, 8, 8, 6 trees)
+    for x in (rows(700, 4), rn.probe_rows(booster, 300, seed=5)):
+        theirs = booster.predict(x, start_iteration=10, num_iteration=30, num_threads=1)
+        ours = compiled.predict(x.astype(np.float64), n_jobs=1)
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+
+
 def test_a_span_not_compiled_is_answered_by_lightgbm(booster) -> None:
     ranker = rn.NativeRanker(booster, [])  # nothing compiled (yet)
     x = rows(50, 2)
