@@ -234,10 +234,13 @@ def run_workers(
     The models must already be saved (`ensure_trained`). Each worker listens on its own
     SO_REUSEPORT socket, so the kernel spreads connections evenly over the workers (with one
     shared socket, the first worker to wake up accepted 30 of 32 connections arriving at once).
-    A worker that dies after start-up is restarted. Without SO_REUSEPORT (Windows), uvicorn's
-    own workers share one socket. Metrics are summed over the workers through a metrics folder
-    made for this run and removed at exit (`observe.multiprocess_dir`). SIGHUP is passed on to
-    every worker; SIGTERM stops them, each draining its requests in flight.
+    A worker that dies after start-up is restarted. Metrics are summed over the workers through
+    a metrics folder made for this run and removed at exit (`observe.multiprocess_dir`). SIGHUP is
+    passed on to every worker; SIGTERM stops them, each draining its requests in flight.
+
+    Without SO_REUSEPORT (Windows), uvicorn's own workers share one socket instead, with no
+    metrics folder (each worker's /metrics counts its own requests only), no head timeout (see
+    `_run_uvicorn_workers`) and no SIGHUP.
     """
     check_host(host, allow_remote)
     check_port(port)
