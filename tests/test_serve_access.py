@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from spotifier.errors import InvalidInputError
 from spotifier.serve import create_app
 from spotifier.serve.access import ApiKeys, RateLimiter, parse_keys, parse_rate
-from spotifier.serve.run import Timeouts
 from spotifier.serve.testing import ServerThread, metric, world_service
+from spotifier.serve.timeouts import Timeouts
 
 KEY, OTHER = "k-7f3a9c1e0d", "k-second-22"
 

@@ -13,8 +13,9 @@ from typer.testing import CliRunner
 
 from spotifier.cli import app
 from spotifier.errors import InvalidInputError
-from spotifier.serve.run import DEFAULT_TIMEOUTS, Timeouts, serve_config
+from spotifier.serve.run import serve_config
 from spotifier.serve.testing import build_home, serve_process
+from spotifier.serve.timeouts import DEFAULT_TIMEOUTS, Timeouts
 
 OPTIONS = ("--head-timeout", "--body-timeout", "--keep-alive", "--drain-timeout")
 

@@ -108,7 +108,8 @@ def register(app: typer.Typer) -> None:
         from spotifier.errors import require
         from spotifier.progress import note, set_quiet
         from spotifier.serve.access import load_keys, parse_rate
-        from spotifier.serve.run import Timeouts, check_host
+        from spotifier.serve.run import check_host
+        from spotifier.serve.timeouts import Timeouts
 
         check_host(host, allow_remote)
         timeouts = Timeouts(head_timeout, body_timeout, keep_alive, drain_timeout)

@@ -43,7 +43,6 @@ from spotifier.serve.access import AccessControl, RateLimiter, load_keys, send_e
 from spotifier.serve.batching import DEFAULT_BATCH, Batcher
 from spotifier.serve.observe import Metrics, Observe, note
 from spotifier.serve.reload import Watcher
-from spotifier.serve.run import DEFAULT_TIMEOUTS
 from spotifier.serve.schemas import (
     ContinuationRequest,
     ContinuationResponse,
@@ -55,6 +54,7 @@ from spotifier.serve.schemas import (
 )
 from spotifier.serve.search import MAX_LIMIT
 from spotifier.serve.service import MAX_BODY_BYTES, Prepared, ServedModel, Service
+from spotifier.serve.timeouts import DEFAULT_TIMEOUTS
 
 log = logging.getLogger("spotifier.serve")
 _ERRORS: dict[int | str, dict[str, Any]] = {

@@ -21,7 +21,8 @@ from types import TracebackType
 from typing import Any
 
 from spotifier.home import Home
-from spotifier.serve.run import DEFAULT_TIMEOUTS, Timeouts, serve_config
+from spotifier.serve.run import serve_config
+from spotifier.serve.timeouts import DEFAULT_TIMEOUTS, Timeouts
 
 
 def free_port(host: str = "127.0.0.1") -> int:
