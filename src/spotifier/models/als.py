@@ -148,7 +148,7 @@ class ALS(Recommender):
         head = min(n, max(self.config.head_size, 8 * int(needs.max(initial=0))))
         # No BLAS thread setting of its own: these products are small, and the caller's limit
         # holds (`spotifier serve` runs one BLAS thread per worker).
-        scores = users @ factors[:head].T
+        scores = _products(users, factors[:head])
         floors = np.array(
             [np.partition(row, head - r)[head - r] for row, r in zip(scores, needs, strict=True)],
             dtype=np.float64,
@@ -179,7 +179,7 @@ class ALS(Recommender):
             fit = int((np.arange(1, len(width) + 1) * width <= self.config.tail_budget).sum())
             stop = start + max(1, fit)
             group = far[start:stop]
-            tail = users[group] @ factors[head : int(ends[group].max())].T
+            tail = _products(users[group], factors[head : int(ends[group].max())])
             for g, j in enumerate(group.tolist()):
                 keep(j, np.concatenate([scores[j], tail[g, : ends[j] - head]]))
             start = stop
@@ -213,3 +213,10 @@ class ALS(Recommender):
             affinity = seed_factors @ self.item_factors[item]
             out.append(f"like seed track {int(np.argmax(affinity)) + 1}")
         return out
+
+
+def _products(users: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """`users @ factors.T`, as rows (C order), computed as `(factors @ users.T).T`: BLAS runs a
+    tall-and-thin product (many tracks x a few queries) about 3x as fast as a short-and-wide one
+    (a few queries x many tracks), measured with one thread at batch 8, with the same numbers."""
+    return np.ascontiguousarray((factors @ users.T).T)
