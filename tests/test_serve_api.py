@@ -255,7 +255,7 @@ WORDS = st.sampled_from(["ab", "abc", "b", "bob", "ana", "cruz", "bo", "x", "abb
     names=st.lists(st.lists(WORDS, min_size=1, max_size=3).map(" ".join), min_size=1, max_size=30),
     data=st.data(),
 )
-def test_search_equals_a_brute_force_scan(names, data):
+def test_search_equals_a_brute_force_scan_also_after_a_reorder(names, data):
     artists = data.draw(st.lists(st.integers(0, 2), min_size=len(names), max_size=len(names)))
     popularity = np.array(
         data.draw(st.lists(st.integers(0, 5), min_size=len(names), max_size=len(names)))
@@ -265,6 +265,10 @@ def test_search_equals_a_brute_force_scan(names, data):
     limit = data.draw(st.integers(1, 10))
     catalog = _catalog(names, artists)
     got = TrackIndex(catalog, popularity).search(query, limit).tolist()
+    # Built for another order, then reordered (as a hot reload does): the same answers.
+    other = np.array(data.draw(st.permutations(popularity.tolist())))[::-1].copy()
+    reordered = TrackIndex(catalog, other).reordered(popularity)
+    assert reordered.search(query, limit).tolist() == got
     words = tokenize(query)
     prefix = None if query.endswith(" ") else words.pop()
     expected = []

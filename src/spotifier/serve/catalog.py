@@ -72,7 +72,7 @@ class ServedCatalog:
 
         The store's catalogue is read again (`load_catalog`) only when the model knows more tracks
         than this one (the store grew and the model was retrained on it); the lists and fragments
-        are rebuilt only then, the search index whenever the order changes.
+        are rebuilt only then; a new order alone re-ranks the search index without tokenizing again.
         """
         catalog = self.catalog
         if n_tracks > catalog.n_tracks:
@@ -83,7 +83,7 @@ class ServedCatalog:
         if np.array_equal(popularity, self.popularity):
             return self
         return dataclasses.replace(
-            self, popularity=popularity, index=TrackIndex(catalog, popularity)
+            self, popularity=popularity, index=self.index.reordered(popularity)
         )
 
     def describe(self, track: int) -> dict[str, Any]:
