@@ -10,13 +10,15 @@ Two clients send the same pre-encoded request bodies over keep-alive HTTP/1.1 co
 `lean` (asyncio streams, a few lines of HTTP) and `httpx` (AsyncClient), so the report shows how
 much of the latency is the client's own CPU (client and server share the machine's cores).
 `--before REV` also runs the serving code of an older git revision (`spotifier/serve/` and
-`cli/service.py` of REV, everything else as now) in the same run, for a before/after comparison.
+`cli/service.py` of REV, everything else as now) in the same run, for a before/after comparison;
+with `--before-scope all`, all of REV's `src/` (its models too).
 
     python bench/serve_bench.py                              # a 5,000-playlist world, built here
     python bench/serve_bench.py --playlists 100000           # the issue's world (takes a while)
     python bench/serve_bench.py --home ~/spotifier-home --models item-knn als hybrid
     python bench/serve_bench.py --home /tmp/w --playlists 3000   # builds /tmp/w once, then reuses
     python bench/serve_bench.py --home H --workers 1 --before HEAD~3 --clients lean
+    python bench/serve_bench.py --home H --models item-knn hybrid --before REV --before-scope all
 """
 
 from __future__ import annotations
@@ -297,15 +299,19 @@ def _asyncio_run(coro: Awaitable[dict]) -> dict:
     return uvloop.run(coro)  # type: ignore[arg-type]
 
 
-def export_src(rev: str, into: Path) -> Path:
-    """Today's `src/` with the serving code (`spotifier/serve/`, `cli/service.py`) of git
-    revision `rev`: the same models, the old server (for a before/after run)."""
+def export_src(rev: str, into: Path, scope: str = "serve") -> Path:
+    """`src/` for a before/after run: with `scope` "serve", today's `src/` with the serving code
+    (`spotifier/serve/`, `cli/service.py`) of git revision `rev` (the same models, the old
+    server); with "all", the whole `src/` of `rev` (old models and old server)."""
     import shutil
 
-    shutil.copytree(REPO / "src", into / "src", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.rmtree(into / "src" / "spotifier" / "serve")
-    archive = into / "serve.tar"
-    paths = ["src/spotifier/serve", "src/spotifier/cli/service.py"]
+    if scope == "serve":
+        shutil.copytree(REPO / "src", into / "src", ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.rmtree(into / "src" / "spotifier" / "serve")
+        paths = ["src/spotifier/serve", "src/spotifier/cli/service.py"]
+    else:
+        paths = ["src"]
+    archive = into / "src.tar"
     with archive.open("wb") as fh:
         subprocess.run(["git", "-C", str(REPO), "archive", rev, *paths], stdout=fh, check=True)
     with tarfile.open(archive) as tar:
@@ -355,6 +361,12 @@ def main() -> None:
     )
     parser.add_argument("--before", help="also serve from this git revision's src/ (same run)")
     parser.add_argument(
+        "--before-scope",
+        choices=["serve", "all"],
+        default="serve",
+        help="what --before takes from the revision: its serving code, or all of src/",
+    )
+    parser.add_argument(
         "--env-variant",
         nargs="+",
         metavar="NAME=VALUE",
@@ -396,7 +408,8 @@ def main() -> None:
         from ingest_bench import short_rev
 
         rev = short_rev(args.before)
-        variants.insert(0, (f"before ({rev})", export_src(args.before, Path(tmp.name)), {}))
+        src = export_src(args.before, Path(tmp.name), args.before_scope)
+        variants.insert(0, (f"before ({rev})", src, {}))
     bodies, size = _bodies_and_size(home, args.seeds, 500, args.k)
     world = f"{world} ({size})"
     quiet = wait_for_quiet(args.wait_quiet)
