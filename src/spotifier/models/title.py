@@ -80,6 +80,7 @@ class TitleModel(Recommender):
         self.idf = np.array([], dtype=np.float64)
         self._vectorizer: Any = None
         self._titles: list[str] | None = None
+        self._terms: tuple[sp.csr_matrix, sp.csr_matrix] | None = None
 
     def _new_vectorizer(self, vocabulary: dict[str, int] | None = None) -> Any:
         require("sklearn", "models")
@@ -139,6 +140,14 @@ class TitleModel(Recommender):
         return self._vectorizer
 
     @property
+    def title_terms(self) -> sp.csr_matrix:
+        """`title_vectors` transposed (terms x titles) as CSR, built once per fit or load: the
+        product with the transposed view converted it anew on every call."""
+        if self._terms is None or self._terms[0] is not self.title_vectors:
+            self._terms = (self.title_vectors, sp.csr_matrix(self.title_vectors.T))
+        return self._terms[1]
+
+    @property
     def knows_titles(self) -> bool:
         """False when every training title was blank: the model can only answer popularity."""
         return self.profiles.shape[0] > 0
@@ -156,7 +165,7 @@ class TitleModel(Recommender):
         if n_titles == 0 or not any(names):
             return sp.csr_matrix((len(queries), n_titles), dtype=np.float32)
         vectors = sp.csr_matrix(self.vectorizer.transform(names), dtype=np.float32)
-        sims = sp.csr_matrix(vectors @ self.title_vectors.T)
+        sims = sp.csr_matrix(vectors @ self.title_terms)
         sims.data = np.minimum(sims.data, 1.0)
         sims.eliminate_zeros()
         kept = top_k_per_row(sims, self.config.neighbours)

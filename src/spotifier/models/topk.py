@@ -8,6 +8,7 @@ CSR matrix whose stored entries are the candidates (`as_block` makes either from
 
 from __future__ import annotations
 
+import threading
 from typing import TypeAlias
 
 import numpy as np
@@ -31,13 +32,35 @@ def row_top_k(block: Scores, j: int, seeds: np.ndarray, k: int) -> tuple[np.ndar
         # A long row (a factor model scores every track): only what can reach the top k.
         cand, vals = cand[above], vals[above]
     if len(seeds):
-        # seeds are sorted (np.unique): a binary search per candidate beats np.isin here.
-        at = np.minimum(np.searchsorted(seeds, cand), len(seeds) - 1)
-        keep = seeds[at] != cand
+        keep = ~_marked(seeds, cand, block.shape[1])
         cand, vals = cand[keep], vals[keep]
     finite = np.isfinite(vals)
     cand, vals = cand[finite], vals[finite]
     return top_k_stable(cand, vals, k)
+
+
+_marks = threading.local()
+
+
+def _marked(seeds: np.ndarray, cand: np.ndarray, width: int) -> np.ndarray:
+    """True for each of `cand` (all below `width`) that is one of `seeds` (not empty).
+
+    The seeds are marked in a per-thread array of `width` flags (left all False again) and read
+    back at the candidates: one look-up per candidate, where a binary search over the seeds cost
+    5-10x as much on rows of thousands of candidates.
+
+    >>> _marked(np.array([2, 7]), np.array([7, 1, 2, 2, 9]), 10).tolist()
+    [True, False, True, True, False]
+    """
+    width = max(width, int(seeds.max()) + 1)
+    flags = getattr(_marks, "flags", None)
+    if flags is None or len(flags) < width:
+        flags = np.zeros(width, dtype=bool)
+        _marks.flags = flags
+    flags[seeds] = True
+    out = flags[cand]
+    flags[seeds] = False
+    return out
 
 
 def as_block(block: Scores | sp.spmatrix) -> Scores:
