@@ -105,7 +105,7 @@ def main() -> None:
             "",
         ]
         with RESULTS.open("a") as out:
-            out.write("\n" + "\n".join(head + lines) + "\n")
+            out.write("\n" + "\n".join(head + lines) + "\n\n")
 
 
 if __name__ == "__main__":
