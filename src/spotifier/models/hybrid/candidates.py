@@ -142,6 +142,40 @@ def scratch(n_tracks: int) -> np.ndarray:
     return held
 
 
+def positions(rows: np.ndarray, cols: np.ndarray, cands: Pool) -> np.ndarray:
+    """For each entry (batch row `rows[i]`, column `cols[i]`; rows ascending) the position of
+    that column among that row's candidates in `cands`, -1 when it is not one of them.
+
+    Each row's candidates are marked with their positions in a per-thread array one cell per
+    column, and the row's entries read back there: one look-up per entry instead of a binary
+    search over the batch's candidates.
+
+    >>> c = Pool(np.array([0, 0, 1]), np.array([2, 5, 2]), np.array([0, 2, 3]))
+    >>> positions(np.array([0, 0, 0, 1, 1]), np.array([5, 1, 2, 2, 5]), c).tolist()
+    [1, -1, 0, 2, -1]
+    """
+    out = np.full(len(cols), -1, dtype=np.int64)
+    if len(cols) == 0 or len(cands.items) == 0:
+        return out
+    width = int(max(cols.max(), cands.items.max())) + 1
+    marks = getattr(_scratch, "marks", None)
+    if marks is None or len(marks) < width:
+        marks = np.full(width, -1, dtype=np.int64)
+        _scratch.marks = marks
+    n_q = len(cands.offsets) - 1
+    bounds = np.searchsorted(rows, np.arange(n_q + 1))
+    for j in range(n_q):
+        a, b = bounds[j], bounds[j + 1]
+        lo, hi = cands.offsets[j], cands.offsets[j + 1]
+        if a == b or lo == hi:
+            continue
+        mine = cands.items[lo:hi]
+        marks[mine] = np.arange(lo, hi)
+        out[a:b] = marks[cols[a:b]]
+        marks[mine] = -1
+    return out
+
+
 def lookup(
     block: sp.csr_matrix | np.ndarray | None, cands: Pool, workspace: np.ndarray
 ) -> np.ndarray:

@@ -33,7 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from spotifier.data import Query
-from spotifier.models.hybrid.candidates import Lists, Pool, lookup, scratch
+from spotifier.models.hybrid.candidates import Lists, Pool, lookup, positions, scratch
 from spotifier.models.hybrid.side import Side
 
 #: Per-generator feature kinds, in column order.
@@ -123,7 +123,6 @@ def collect(lists: Lists, queries: Sequence[Query], cands: Pool, side: Side) -> 
     if n == 0:
         return xt.T
     n_tracks = len(side.track_artist)
-    keys = rows * n_tracks + items  # ascending: the pool is sorted by (row, track)
     n_found = np.zeros(n, dtype=np.float32)
     workspace = scratch(n_tracks)
     for g in range(n_gen):
@@ -132,9 +131,8 @@ def collect(lists: Lists, queries: Sequence[Query], cands: Pool, side: Side) -> 
         own = lists.items[g] >= 0
         ranks = np.cumsum(own, axis=1, dtype=np.int64).astype(np.float32)
         list_rows = np.broadcast_to(np.arange(n_q, dtype=np.int64)[:, None], own.shape)[own]
-        list_keys = list_rows * n_tracks + lists.items[g][own]
-        pos = np.minimum(np.searchsorted(keys, list_keys), n - 1)
-        hit = keys[pos] == list_keys
+        pos = positions(list_rows, lists.items[g][own], cands)
+        hit = pos >= 0
         at = pos[hit]
         xt[cols.of(g, "rank")] = k + 1  # absent: beyond the list
         full[at] = lists.scores[g][own][hit]  # the model's own top-k score where it has one
@@ -158,15 +156,15 @@ def collect(lists: Lists, queries: Sequence[Query], cands: Pool, side: Side) -> 
     xt[cols["seed_artist_count"]] = same_artist
     xt[cols["seed_album_count"]] = same_album
     if side.similarity is not None:
-        xt[cols["sim_max"]], xt[cols["sim_sum"]] = _row_stats(side.similarity, q.seeds, keys)
+        xt[cols["sim_max"]], xt[cols["sim_sum"]] = _row_stats(side.similarity, q.seeds, cands)
         xt[cols["sim_max_last5"]], xt[cols["sim_sum_last5"]] = _row_stats(
-            side.similarity, q.last5, keys
+            side.similarity, q.last5, cands
         )
     if side.transitions is not None:
-        xt[cols["follows_gap"]] = _row_stats(side.transitions, q.nxt, keys)[1]
+        xt[cols["follows_gap"]] = _row_stats(side.transitions, q.nxt, cands)[1]
         before = side.before
         assert before is not None
-        xt[cols["precedes_gap"]] = _row_stats(before, q.prv, keys)[1]
+        xt[cols["precedes_gap"]] = _row_stats(before, q.prv, cands)[1]
     xt[cols["album_next"]] = _count_pairs(q.seeds_of(q.nxt, side.track_album), rows, album)
     xt[cols["artist_next"]] = _count_pairs(q.seeds_of(q.nxt, side.track_artist), rows, artist)
     xt[cols["album_prev"]] = _count_pairs(q.seeds_of(q.prv, side.track_album), rows, album)
@@ -251,14 +249,12 @@ def _columns(n_gen: int) -> Columns:
     return Columns([str(g) for g in range(n_gen)])
 
 
-def _row_stats(
-    matrix: sp.csr_matrix, seeds: _Seeds, keys: np.ndarray, stride: int | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """(max, sum) over each query's `seeds` of `matrix[seed, c]` for every candidate c, given as
-    sorted keys `row * stride + c` (stride: the matrix's width by default; 0 where absent). The
-    entries are gathered query by query, seed by seed, so each candidate's sum adds them in the
-    order one query at a time would."""
-    n = len(keys)
+def _row_stats(matrix: sp.csr_matrix, seeds: _Seeds, cands: Pool) -> tuple[np.ndarray, np.ndarray]:
+    """(max, sum) over each query's `seeds` (rows of `matrix`) of `matrix[seed, c]` for every
+    candidate c of that query in `cands` (columns of `matrix`; 0 where absent). The entries are
+    gathered query by query, seed by seed, so each candidate's sum adds them in the order one
+    query at a time would."""
+    n = len(cands.items)
     rows_of, seed_rows = seeds
     if len(seed_rows) == 0 or n == 0:
         return np.zeros(n, dtype=np.float32), np.zeros(n, dtype=np.float32)
@@ -268,12 +264,9 @@ def _row_stats(
     if total == 0:
         return np.zeros(n, dtype=np.float32), np.zeros(n, dtype=np.float32)
     take = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
-    stride = matrix.shape[1] if stride is None else stride
-    entry_keys = np.repeat(rows_of, lengths) * stride + matrix.indices[take]
-    vals = matrix.data[take]
-    pos = np.minimum(np.searchsorted(keys, entry_keys), n - 1)
-    hit = keys[pos] == entry_keys
-    pos, vals = pos[hit], vals[hit]
+    pos = positions(np.repeat(rows_of, lengths), matrix.indices[take], cands)
+    hit = pos >= 0
+    pos, vals = pos[hit], matrix.data[take][hit]
     sums = np.bincount(pos, weights=vals, minlength=n).astype(np.float32)
     maxes = np.zeros(n, dtype=np.float32)
     np.maximum.at(maxes, pos, vals)
@@ -318,13 +311,17 @@ def _group_stats(
     seed_rows, groups = seed_groups
     known = groups >= 0
     seed_rows, groups = seed_rows[known], groups[known]
-    n_q = int(rows.max(initial=-1)) + 1
-    per_query = np.bincount(seed_rows, minlength=n_q)[:n_q].astype(np.float32)
+    n_q = int(max(rows.max(initial=-1), seed_rows.max(initial=-1))) + 1
+    per_query = np.bincount(seed_rows, minlength=n_q).astype(np.float32)
     # Each (query, candidate group) once; an unknown group (-1) is `width`, which no entry has.
     stride = matrix.shape[1] + 1
     cand_keys = rows * stride + np.where(cand_groups >= 0, cand_groups, stride - 1)
     uniq, back = np.unique(cand_keys, return_inverse=True)
-    maxes, sums = _row_stats(matrix, (seed_rows, groups.astype(np.int64)), uniq, stride)
+    uniq_rows = uniq // stride
+    offsets = np.zeros(n_q + 1, dtype=np.int64)
+    np.cumsum(np.bincount(uniq_rows, minlength=n_q), out=offsets[1:])
+    pool = Pool(uniq_rows, uniq - uniq_rows * stride, offsets)
+    maxes, sums = _row_stats(matrix, (seed_rows, groups.astype(np.int64)), pool)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = sums[back] / per_query[rows]
     none = per_query[rows] == 0
