@@ -13,18 +13,14 @@ every round, so both see the same machine. Prints a table and appends it to benc
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
-import shlex
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -111,20 +107,14 @@ def main() -> None:
         lines.append(f"| {batch} | " + " | ".join(cells) + " |")
     print("\n".join(lines))
     if not args.no_record:
-        command = shlex.join(["python", "bench/hybrid_cpu.py", *sys.argv[1:]])
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-        text = [
-            f"## Hybrid CPU per query in-process ({stamp})",
-            f"- machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-            f"{platform.python_version()}; load average {os.getloadavg()[0]:.1f}",
-            f"- command: `{command}`",
-            f"- {args.queries} 25-seed queries with titles, k=500, one BLAS thread, ranker "
-            "compiled; every round's figure, sides alternating",
-            "",
-            *lines,
-        ]
-        with RESULTS.open("a") as out:
-            out.write("\n" + "\n".join(text) + "\n\n")
+        from models_bench import append_results
+
+        detail = (
+            f"{args.queries} 25-seed queries with titles, k=500, one BLAS thread, ranker "
+            f"compiled; every round's figure, sides alternating; load average "
+            f"{os.getloadavg()[0]:.1f}"
+        )
+        append_results("Hybrid CPU per query in-process", [detail, "", *lines])
 
 
 if __name__ == "__main__":

@@ -15,17 +15,11 @@ bench/RESULTS.md.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
-import platform
-import shlex
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
-
-RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
 def main() -> None:
@@ -93,19 +87,14 @@ def main() -> None:
     ]
     print("\n".join(lines))
     if not args.no_results:
-        command = shlex.join(["python", "bench/hybrid_query_time.py", *sys.argv[1:]])
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-        head = [
-            f"## Hybrid query-time settings ({stamp})",
-            f"- machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-            f"{platform.python_version()}; load average {os.getloadavg()[0]:.1f}",
-            f"- command: `{command}`",
-            f"- split '{split.name}': {len(cases)} held-out playlists; CPU per query over "
-            f"{len(seeded)} seeded queries in batches of {args.batch}, compiled ranker",
-            "",
-        ]
-        with RESULTS.open("a") as out:
-            out.write("\n" + "\n".join(head + lines) + "\n\n")
+        from models_bench import append_results
+
+        detail = (
+            f"split '{split.name}': {len(cases)} held-out playlists; CPU per query over "
+            f"{len(seeded)} seeded queries in batches of {args.batch}, compiled ranker, one BLAS "
+            f"thread; load average {os.getloadavg()[0]:.1f}"
+        )
+        append_results("Hybrid query-time settings", [detail, "", *lines])
 
 
 if __name__ == "__main__":
