@@ -8,11 +8,12 @@ CSR matrix whose stored entries are the candidates (`as_block` makes either from
 
 from __future__ import annotations
 
-import threading
 from typing import TypeAlias
 
 import numpy as np
 import scipy.sparse as sp
+
+from spotifier.models.workspace import per_thread
 
 Scores: TypeAlias = np.ndarray | sp.csr_matrix
 
@@ -39,9 +40,6 @@ def row_top_k(block: Scores, j: int, seeds: np.ndarray, k: int) -> tuple[np.ndar
     return top_k_stable(cand, vals, k)
 
 
-_marks = threading.local()
-
-
 def _marked(seeds: np.ndarray, cand: np.ndarray, width: int) -> np.ndarray:
     """True for each of `cand` (all below `width`) that is one of `seeds` (not empty).
 
@@ -52,11 +50,7 @@ def _marked(seeds: np.ndarray, cand: np.ndarray, width: int) -> np.ndarray:
     >>> _marked(np.array([2, 7]), np.array([7, 1, 2, 2, 9]), 10).tolist()
     [True, False, True, True, False]
     """
-    width = max(width, int(seeds.max()) + 1)
-    flags = getattr(_marks, "flags", None)
-    if flags is None or len(flags) < width:
-        flags = np.zeros(width, dtype=bool)
-        _marks.flags = flags
+    flags = per_thread("seed-flags", max(width, int(seeds.max()) + 1), bool, False)
     flags[seeds] = True
     out = flags[cand]
     flags[seeds] = False

@@ -10,7 +10,6 @@ top k.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,6 +19,7 @@ import scipy.sparse as sp
 from spotifier.data import Query, TrainingData
 from spotifier.models.base import Recommender
 from spotifier.models.hybrid.side import Side
+from spotifier.models.workspace import per_thread
 from spotifier.progress import track
 
 
@@ -91,8 +91,11 @@ class Pool:
         """Query `j`'s candidates, ascending."""
         return self.items[self.offsets[j] : self.offsets[j + 1]]
 
-    def size(self, j: int) -> int:
-        return int(self.offsets[j + 1] - self.offsets[j])
+    @classmethod
+    def from_keys(cls, keys: np.ndarray, stride: int, n_rows: int) -> Pool:
+        """The pool of sorted, distinct keys `row * stride + item` (rows below `n_rows`)."""
+        rows = keys // stride
+        return cls(rows, keys - rows * stride, _offsets(np.bincount(rows, minlength=n_rows)))
 
     def subset(self, keep: np.ndarray) -> Pool:
         """Only the candidates of the batch rows where `keep` (one bool per query) is True; the
@@ -115,10 +118,7 @@ def pool(lists: Lists, queries: Sequence[Query], side: Side) -> Pool:
         if len(mates):
             mates = mates[~np.isin(mates, seeds)][: side.album_candidates]
             keys.append(j * n_tracks + mates)
-    flat = np.unique(np.concatenate(keys))
-    rows_of = flat // n_tracks
-    counts = np.bincount(rows_of, minlength=n_q)
-    return Pool(rows_of, flat - rows_of * n_tracks, _offsets(counts))
+    return Pool.from_keys(np.unique(np.concatenate(keys)), n_tracks, n_q)
 
 
 def _offsets(counts: np.ndarray) -> np.ndarray:
@@ -127,28 +127,13 @@ def _offsets(counts: np.ndarray) -> np.ndarray:
     return offsets
 
 
-_scratch = threading.local()
-
-
-def scratch(n_tracks: int) -> np.ndarray:
-    """An all-NaN float32 workspace, one cell per track, for `lookup`, kept per thread (`lookup`
-    leaves it all NaN again): no fill per batch. One row at a time, not the batch's rows at once:
-    a track-wide row stays in the CPU's cache, a batch-wide block of them does not (measured:
-    the batch-wide scatter was 7x slower)."""
-    held = getattr(_scratch, "array", None)
-    if held is None or len(held) != n_tracks:
-        held = np.full(n_tracks, np.nan, dtype=np.float32)
-        _scratch.array = held
-    return held
-
-
 def positions(rows: np.ndarray, cols: np.ndarray, cands: Pool) -> np.ndarray:
     """For each entry (batch row `rows[i]`, column `cols[i]`; rows ascending) the position of
     that column among that row's candidates in `cands`, -1 when it is not one of them.
 
-    Each row's candidates are marked with their positions in a per-thread array one cell per
-    column, and the row's entries read back there: one look-up per entry instead of a binary
-    search over the batch's candidates.
+    Each row's candidates are marked with their positions in a per-thread array (`per_thread`)
+    one cell per column, and the row's entries read back there: one look-up per entry instead of
+    a binary search over the batch's candidates.
 
     >>> c = Pool(np.array([0, 0, 1]), np.array([2, 5, 2]), np.array([0, 2, 3]))
     >>> positions(np.array([0, 0, 0, 1, 1]), np.array([5, 1, 2, 2, 5]), c).tolist()
@@ -157,11 +142,7 @@ def positions(rows: np.ndarray, cols: np.ndarray, cands: Pool) -> np.ndarray:
     out = np.full(len(cols), -1, dtype=np.int64)
     if len(cols) == 0 or len(cands.items) == 0:
         return out
-    width = int(max(cols.max(), cands.items.max())) + 1
-    marks = getattr(_scratch, "marks", None)
-    if marks is None or len(marks) < width:
-        marks = np.full(width, -1, dtype=np.int64)
-        _scratch.marks = marks
+    marks = per_thread("positions", int(max(cols.max(), cands.items.max())) + 1, np.int64, -1)
     n_q = len(cands.offsets) - 1
     bounds = np.searchsorted(rows, np.arange(n_q + 1))
     for j in range(n_q):
@@ -176,19 +157,18 @@ def positions(rows: np.ndarray, cols: np.ndarray, cands: Pool) -> np.ndarray:
     return out
 
 
-def lookup(
-    block: sp.csr_matrix | np.ndarray | None, cands: Pool, workspace: np.ndarray
-) -> np.ndarray:
+def lookup(block: sp.csr_matrix | np.ndarray | None, cands: Pool) -> np.ndarray:
     """Each candidate's score in the batch's score block (NaN where the block holds no finite
     score for it).
 
-    A CSR block's row is scattered into `workspace` (all NaN, one cell per track, from
-    `scratch`; left all NaN) and read back at the row's candidates: linear in the block's
-    entries, no index sort.
+    A CSR block's row is scattered into a per-thread all-NaN array one cell per track
+    (`per_thread`) and read back at the row's candidates: linear in the block's entries, no index
+    sort. One row at a time, not the batch's rows at once: a track-wide row stays in the CPU's
+    cache, a batch-wide block of them does not (the batch-wide scatter was 7x slower).
 
     >>> b = sp.csr_matrix(np.array([[0.0, 2.0, 0.0, 3.0], [1.0, 0, 0, 0]], dtype=np.float32))
     >>> c = Pool(np.array([0, 0, 0, 1]), np.array([1, 2, 3, 0]), np.array([0, 3, 4]))
-    >>> lookup(b, c, scratch(4)).tolist()
+    >>> lookup(b, c).tolist()
     [2.0, nan, 3.0, 1.0]
     """
     out = np.full(len(cands.items), np.nan, dtype=np.float32)
@@ -197,6 +177,7 @@ def lookup(
     if isinstance(block, np.ndarray):
         vals = block[cands.rows, cands.items].astype(np.float32)
         return np.where(np.isfinite(vals), vals, np.nan).astype(np.float32)
+    workspace = per_thread("scores", block.shape[1], np.float32, np.nan)
     indptr, offsets = block.indptr, cands.offsets
     for j in range(len(offsets) - 1):
         lo, hi = indptr[j], indptr[j + 1]

@@ -33,7 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from spotifier.data import Query
-from spotifier.models.hybrid.candidates import Lists, Pool, lookup, positions, scratch
+from spotifier.models.hybrid.candidates import Lists, Pool, lookup, positions
 from spotifier.models.hybrid.side import Side
 
 #: Per-generator feature kinds, in column order.
@@ -122,12 +122,10 @@ def collect(lists: Lists, queries: Sequence[Query], cands: Pool, side: Side) -> 
     xt = np.full((len(cols), n), np.nan, dtype=np.float32)
     if n == 0:
         return xt.T
-    n_tracks = len(side.track_artist)
     n_found = np.zeros(n, dtype=np.float32)
-    workspace = scratch(n_tracks)
     for g in range(n_gen):
         block = lists.blocks[g] if g < len(lists.blocks) else None
-        full = lookup(block, cands, workspace)
+        full = lookup(block, cands)
         own = lists.items[g] >= 0
         ranks = np.cumsum(own, axis=1, dtype=np.int64).astype(np.float32)
         list_rows = np.broadcast_to(np.arange(n_q, dtype=np.int64)[:, None], own.shape)[own]
@@ -317,10 +315,7 @@ def _group_stats(
     stride = matrix.shape[1] + 1
     cand_keys = rows * stride + np.where(cand_groups >= 0, cand_groups, stride - 1)
     uniq, back = np.unique(cand_keys, return_inverse=True)
-    uniq_rows = uniq // stride
-    offsets = np.zeros(n_q + 1, dtype=np.int64)
-    np.cumsum(np.bincount(uniq_rows, minlength=n_q), out=offsets[1:])
-    pool = Pool(uniq_rows, uniq - uniq_rows * stride, offsets)
+    pool = Pool.from_keys(uniq, stride, n_q)
     maxes, sums = _row_stats(matrix, (seed_rows, groups.astype(np.int64)), pool)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = sums[back] / per_query[rows]

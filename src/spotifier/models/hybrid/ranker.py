@@ -100,8 +100,8 @@ class Reranker:
             booster = lightgbm.Booster(model_file=str(path))
         except lightgbm.basic.LightGBMError as exc:
             raise InvalidInputError(f"{path}: not a LightGBM model ({exc})") from exc
-        # Compiled trees (the same scores, bit for bit) once ready, in a process that asked for
-        # them (a server: ranker_native.compile_on_load); LightGBM answers until then.
+        # Compiled trees (LightGBM's scores within 3.3e-15) once ready, in a process that asked
+        # for them (a server: ranker_native.compile_on_load); LightGBM answers until then.
         return cls(native_ranker(booster, [cascade_trees]), cascade_trees, cascade_keep)
 
     def score(self, x: np.ndarray, sizes: Sequence[int]) -> np.ndarray:
