@@ -111,7 +111,7 @@ def collect(lists: Lists, queries: Sequence[Query], cands: Pool, side: Side) -> 
     whose seeds are known tracks (`Recommender.known`).
 
     The whole batch at once: each feature is a handful of numpy calls over every candidate of
-    every query, keyed by (batch row, track), not a loop over the queries. Sums over seeds add
+    every query (each tagged with its batch row), not a loop over the queries. Sums over seeds add
     in the same order as one query at a time would, so the rows are the same to the bit.
     """
     n_gen, n_q, k = lists.items.shape
@@ -140,7 +140,7 @@ def collect(lists: Lists, queries: Sequence[Query], cands: Pool, side: Side) -> 
         xt[cols.of(g, "score")] = full
         with np.errstate(divide="ignore", invalid="ignore"):
             xt[cols.of(g, "relative")] = np.where(best > 0, full / best, np.nan)
-    q = _QueryFacts(queries, side)
+    q = _QueryFacts(queries)
     artist = side.track_artist[items]
     album = side.track_album[items]
     same_artist = _count_pairs(q.seeds_of(q.seeds, side.track_artist), rows, artist)
@@ -195,7 +195,7 @@ class _QueryFacts:
     """What `collect` needs of each query of a batch, as flat per-row arrays: the seeds, the last
     five in playlist order, those next to a missing position (`nxt`, `prv`), and the scalars."""
 
-    def __init__(self, queries: Sequence[Query], side: Side) -> None:
+    def __init__(self, queries: Sequence[Query]) -> None:
         seeds, last5, nxt, prv, last = [], [], [], [], []
         for query in queries:
             s = query.seeds.astype(np.int64)
