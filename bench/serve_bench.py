@@ -118,8 +118,10 @@ class Server:
         src: Path | None = None,
         label: str = "now",
         extra_env: dict[str, str] | None = None,
+        extra_args: list[str] | None = None,
     ) -> None:
         args = [*SPOTIFIER, "--home", str(home), "-q", "serve", "--port", str(port)]
+        args += extra_args or []
         if workers > 1:
             args += ["--workers", str(workers)]
         for name in models:
@@ -373,6 +375,13 @@ def main() -> None:
         help="also serve with this environment variable set (e.g. SPOTIFIER_NATIVE_RANKER=0)",
     )
     parser.add_argument(
+        "--args-variant",
+        nargs="+",
+        metavar="ARGS",
+        help="also serve with these `spotifier serve` options (one quoted string per server, "
+        "e.g. '--batch 8')",
+    )
+    parser.add_argument(
         "--no-record", action="store_true", help="print only; do not append to RESULTS.md"
     )
     parser.add_argument(
@@ -400,16 +409,18 @@ def main() -> None:
     else:
         home = args.home / "home" if (args.home / "home" / "store.duckdb").exists() else args.home
         world = f"home {home}"
-    variants: list[tuple[str, Path | None, dict[str, str]]] = [("now", None, {})]
+    variants: list[tuple[str, Path | None, dict[str, str], list[str]]] = [("now", None, {}, [])]
     for pair in args.env_variant or []:  # the same code, one more server with this variable
         key, _, value = pair.partition("=")
-        variants.insert(0, (pair, None, {key: value}))
+        variants.insert(0, (pair, None, {key: value}, []))
+    for options in args.args_variant or []:  # the same code, one more server with these options
+        variants.insert(0, (options, None, {}, shlex.split(options)))
     if args.before:
         from ingest_bench import short_rev
 
         rev = short_rev(args.before)
         src = export_src(args.before, Path(tmp.name), args.before_scope)
-        variants.insert(0, (f"before ({rev})", src, {}))
+        variants.insert(0, (f"before ({rev})", src, {}, []))
     bodies, size = _bodies_and_size(home, args.seeds, 500, args.k)
     world = f"{world} ({size})"
     quiet = wait_for_quiet(args.wait_quiet)
@@ -417,10 +428,10 @@ def main() -> None:
     rows = []
     commands = []
     try:
-        for label, src, extra_env in variants:
+        for label, src, extra_env, extra_args in variants:
             for workers in args.workers:
                 port = args.port or free_port()
-                server = Server(home, models, port, workers, src, label, extra_env)
+                server = Server(home, models, port, workers, src, label, extra_env, extra_args)
                 try:
                     startup = server.wait()
                     commands.append(f"{label}: `{server.command}` (up in {startup:.1f} s)")
