@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,7 @@ from spotifier.models import registry
 from spotifier.models.base import Recommendations
 from spotifier.models.chain import FallbackChain
 from spotifier.serve import ServedModel, Service, create_app, default_model_names, saved_model_names
+from spotifier.serve.balance import Balancer, fair_share
 from spotifier.serve.batching import Batcher
 from spotifier.serve.search import TrackIndex, normalize, tokenize
 from spotifier.serve.testing import ServerThread, world_service
@@ -535,3 +537,95 @@ def _state(pid: int) -> str:
 def test_static_files_are_in_the_package():
     static = Path(__import__("spotifier.serve", fromlist=["x"]).__file__).parent / "static"
     assert {"index.html", "app.js", "style.css"} <= {p.name for p in static.iterdir()}
+
+
+def _connections_by_process(pids: set[int], port: int) -> dict[int, int]:
+    """Each process's established TCP connections on local `port` (from /proc)."""
+    established: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
+                established.add(fields[9])  # the socket's inode
+    counts = {}
+    for pid in pids:
+        inodes = set()
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+        counts[pid] = len(inodes & established)
+    return counts
+
+
+def test_balancer_closes_only_the_excess():
+    counts = [10, 6]
+    balancer = Balancer(counts, 0)
+    peers = [("127.0.0.1", 5000 + i) for i in range(10)]
+    for peer in peers:
+        balancer.opened(peer)
+    assert counts == [10, 6]
+    closing = [peer for peer in peers if balancer.should_close(peer)]
+    assert len(closing) == 2 and counts == [8, 6]  # a burst of ten answers closes two
+    assert balancer.should_close(closing[0])  # told once, told again
+    assert not balancer.should_close(("127.0.0.1", 1))  # not one of this worker's
+    for peer in closing:
+        balancer.closed(peer)
+    assert counts == [8, 6] and balancer.moved == 2
+    balancer.opened(("127.0.0.1", 7000))  # one came back here: 9 against 7 after the other moved
+    counts[1] = 7
+    assert sum(balancer.should_close(p) for p in [*peers[2:], ("127.0.0.1", 7000)]) == 1
+    assert fair_share([520, 480]) == 550  # many connections: a tenth of slack, no churn
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads /proc")
+def test_workers_even_out_keep_alive_connections(tmp_path):
+    import http.client
+    import time
+
+    from spotifier.serve.testing import build_home, free_port
+
+    home = build_home(tmp_path, playlists=200, models=("popularity",))
+    port = free_port()
+    command = [sys.executable, "-m", "spotifier", "--home", str(home.root), "serve"]
+    command += ["--model", "popularity", "--port", str(port), "--workers", "2"]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    conns = []
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+                time.sleep(0.1)
+        for _ in range(300):  # both workers listening
+            if len(_children(proc.pid)) == 2:
+                break
+            time.sleep(0.1)
+        time.sleep(1.0)
+        body, headers = json.dumps({"k": 3}), {"content-type": "application/json"}
+        conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(16)]
+        closes = []
+        for _round in range(40):  # every connection asks once a round, reconnecting if told to
+            closed = 0
+            for conn in conns:
+                conn.request("POST", "/v1/continuations", body, headers)
+                answer = conn.getresponse()
+                assert answer.status == 200 and len(json.loads(answer.read())["items"]) == 3
+                closed += answer.getheader("connection", "") == "close"
+            closes.append(closed)
+            if not closed:
+                break
+        assert closes[-1] == 0, f"still moving connections after 40 rounds: {closes}"
+        by_worker = _connections_by_process(_children(proc.pid), port)
+        assert sorted(by_worker.values()) == [8, 8], (by_worker, closes)
+    finally:
+        for conn in conns:
+            conn.close()
+        proc.terminate()
+        proc.wait(timeout=30)

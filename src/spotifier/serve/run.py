@@ -30,6 +30,7 @@ from typing import Any
 
 from spotifier.errors import InvalidInputError
 from spotifier.home import Home
+from spotifier.serve import balance
 from spotifier.serve.timeouts import DEFAULT_TIMEOUTS, Timeouts
 
 _ENV = "SPOTIFIER_SERVE_SPEC"
@@ -124,6 +125,9 @@ def head_timeout_protocol(seconds: float) -> type:
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
+            self._peer = _peer_of(transport)
+            if (balancer := balance.installed()) is not None:
+                balancer.opened(self._peer)
             self._head_timer: Any = None
             self._head_cycle: Any = None
             self._arm()
@@ -137,6 +141,8 @@ def head_timeout_protocol(seconds: float) -> type:
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
+            if (balancer := balance.installed()) is not None:
+                balancer.closed(self._peer)
             super().connection_lost(exc)
 
         def _arm(self) -> None:
@@ -158,6 +164,13 @@ def head_timeout_protocol(seconds: float) -> type:
                 self.transport.close()
 
     return HeadTimeout
+
+
+def _peer_of(transport: Any) -> tuple[str, int] | None:
+    """The client's (host, port) as uvicorn puts it in the ASGI scope."""
+    from uvicorn.protocols.utils import get_remote_addr
+
+    return get_remote_addr(transport)
 
 
 def configure_logging() -> None:
@@ -224,9 +237,11 @@ def run_workers(
     reserved = reuse_port_socket(host, port, listen=False)
     port = reserved.getsockname()[1]
     context = multiprocessing.get_context("spawn")
-    args = (spec, host, port, log_level)
+    counts = balance.shared_counts(workers)
 
-    def start() -> tuple[Any, float]:
+    def start(slot: int) -> tuple[Any, float]:
+        counts[slot] = -1  # not serving until its socket listens
+        args = (spec, host, port, log_level, counts, slot)
         process = context.Process(target=_serve_worker, args=args, name="spotifier-worker")
         process.start()
         return process, time.monotonic()
@@ -244,7 +259,7 @@ def run_workers(
     previous_hup = signal.signal(signal.SIGHUP, pass_on)
     try:
         with multiprocess_dir():
-            processes += [start() for _ in range(workers)]
+            processes += [start(slot) for slot in range(workers)]
             _supervise(processes, start, worker_died, host, port, timeouts.drain)
     except KeyboardInterrupt:
         pass
@@ -277,7 +292,7 @@ def _supervise(
                         "see the messages above"
                     )
                 log.warning("worker %s exited (code %s): restarting it", i, process.exitcode)
-                processes[i] = start()
+                processes[i] = start(i)
     finally:
         for process, _ in processes:
             if process.is_alive():
@@ -321,18 +336,23 @@ def _ready(host: str, port: int, attempts: int = 10) -> bool:
     return False
 
 
-def _serve_worker(spec: dict[str, Any], host: str, port: int, log_level: str) -> None:
+def _serve_worker(
+    spec: dict[str, Any], host: str, port: int, log_level: str, counts: Any, slot: int
+) -> None:
     """One worker process of `run_workers`: its own copy of the models, then its own socket
     (listening only once loaded: the kernel would otherwise queue connections on a worker
-    still loading, while the others idle)."""
+    still loading, while the others idle), its connections counted in `counts[slot]` and
+    evened out with the other workers' (`balance`)."""
     import uvicorn
 
     configure_logging()
     app = _app(spec)
     _reload_on_sighup(app)
     sock = reuse_port_socket(host, port)
+    balance.install(balance.Balancer(counts, slot))
     timeouts = Timeouts(**spec["timeouts"])
-    uvicorn.Server(serve_config(app, host, port, log_level, timeouts)).run(sockets=[sock])
+    config = serve_config(balance.CloseWhenOverShare(app), host, port, log_level, timeouts)
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 def _run_uvicorn_workers(
