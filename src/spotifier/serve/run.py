@@ -10,7 +10,10 @@ How the server treats connections (`serve_config`; the seconds are a `Timeouts`,
 - SIGTERM (or Ctrl-C) stops accepting connections, lets the requests in flight finish (up to
   `drain` seconds, 30), then exits; SIGHUP makes the model watcher look for retrained models
   and a changed key file at once;
-- the access log is the application's JSON lines (`observe`) on stdout, not uvicorn's.
+- the access log is the application's JSON lines (`observe`) on stdout, not uvicorn's;
+- with `--workers N`, a worker holding more than its fair share of the kept-alive connections
+  ends its next answer with `Connection: close`, so that the client reconnects, possibly to
+  another worker (`balance`).
 """
 
 from __future__ import annotations
@@ -210,8 +213,9 @@ def run_workers(
     the same `timeouts` (the body's goes to each worker's app).
 
     The models must already be saved (`ensure_trained`). Each worker listens on its own
-    SO_REUSEPORT socket, so the kernel spreads connections evenly over the workers (with one
-    shared socket, the first worker to wake up accepted 30 of 32 connections arriving at once).
+    SO_REUSEPORT socket and the kernel hands each new connection to one of them (with one shared
+    socket, the first worker to wake up accepted 30 of 32 connections arriving at once); by a
+    hash, so unevenly, and `balance` then evens out the kept-alive connections.
     A worker that dies after start-up is restarted. Metrics are summed over the workers through
     a metrics folder made for this run and removed at exit (`observe.multiprocess_dir`). SIGHUP is
     passed on to every worker; SIGTERM stops them, each draining its requests in flight.
