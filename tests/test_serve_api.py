@@ -624,6 +624,18 @@ def test_workers_even_out_keep_alive_connections(tmp_path):
         assert closes[-1] == 0, f"still moving connections after 40 rounds: {closes}"
         by_worker = _connections_by_process(_children(proc.pid), port)
         assert sorted(by_worker.values()) == [8, 8], (by_worker, closes)
+        # The metrics show it too: each worker's connections (+1: the scrape's own) and the moves.
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        series = {
+            line.split("{")[1].split("}")[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("spotifier_worker_connections{")
+        }
+        assert len(series) == 2 and sum(series.values()) in (16, 17), series
+        moved = [
+            line for line in text.splitlines() if line.startswith("spotifier_connections_moved")
+        ]
+        assert float(moved[0].rsplit(" ", 1)[1]) == sum(closes), moved
     finally:
         for conn in conns:
             conn.close()

@@ -125,6 +125,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.service = service
+    app.state.metrics = observed
     app.state.watcher = watcher.start()
     app.state.keys = keys
     batcher: Batcher[bytes] = Batcher(service, service.render_json, max_batch=max_batch)

@@ -18,7 +18,7 @@ the client is told in the answer, as HTTP/1.1 lets a server do, and no request i
 from __future__ import annotations
 
 import math
-from collections.abc import MutableSequence
+from collections.abc import Callable, MutableSequence
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -56,26 +56,40 @@ def fair_share(counts: MutableSequence[int], moving: int = 0) -> int:
 
 class Balancer:
     """One worker's part: counts its open connections in its slot of `counts` and tells which
-    answer should close its connection (`should_close`)."""
+    answer should close its connection (`should_close`). `on_count(n)` hears every new count,
+    `on_move()` every connection told to close (the worker's metrics)."""
 
-    def __init__(self, counts: MutableSequence[int], me: int) -> None:
+    def __init__(
+        self,
+        counts: MutableSequence[int],
+        me: int,
+        on_count: Callable[[int], None] | None = None,
+        on_move: Callable[[], None] | None = None,
+    ) -> None:
         self.counts = counts
         self.me = me
         self.open: set[Peer] = set()
         self.leaving: set[Peer] = set()  # told to close; no longer counted
         self.moved = 0
-        counts[me] = 0
+        self.on_count = on_count
+        self.on_move = on_move
+        self._count()
+
+    def _count(self) -> None:
+        self.counts[self.me] = n = len(self.open) - len(self.leaving)
+        if self.on_count is not None:
+            self.on_count(n)
 
     def opened(self, peer: Peer | None) -> None:
         if peer is not None:
             self.open.add(peer)
-            self.counts[self.me] = len(self.open) - len(self.leaving)
+            self._count()
 
     def closed(self, peer: Peer | None) -> None:
         if peer is not None:
             self.open.discard(peer)
             self.leaving.discard(peer)
-            self.counts[self.me] = len(self.open) - len(self.leaving)
+            self._count()
 
     def should_close(self, peer: Peer | None) -> bool:
         """True when this connection's answer should end it: the worker holds more than its fair
@@ -88,8 +102,10 @@ class Balancer:
         if self.counts[self.me] <= fair_share(self.counts, len(self.leaving)):
             return False
         self.leaving.add(peer)
-        self.counts[self.me] = len(self.open) - len(self.leaving)
+        self._count()
         self.moved += 1
+        if self.on_move is not None:
+            self.on_move()
         return True
 
 

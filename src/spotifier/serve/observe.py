@@ -8,6 +8,9 @@ Metrics (prometheus-client, text format):
 - `spotifier_batch_size`: requests per scoring call (see `batching`);
 - `spotifier_fallback_routes_total{model, route}`: which link of the chain answered a
   continuation (`model`, `title` or `popularity`);
+- `spotifier_worker_connections{pid}` (with `--workers N`): each worker's kept-alive
+  connections, and `spotifier_connections_moved_total`: answers that closed their connection to
+  even them out (`balance`);
 - `spotifier_model_info{model, version}` (1 for the served version, 0 for replaced ones),
   `spotifier_model_loaded_timestamp_seconds{model, version}`, `spotifier_model_load_seconds{model,
   version}` and `spotifier_model_reload_failures_total{model}`.
@@ -144,6 +147,17 @@ class Metrics:
             "spotifier_model_reload_failures",
             "New model versions that failed to load (the previous one kept serving).",
             ["model"],
+            registry=registry,
+        )
+        self.connections = Gauge(
+            "spotifier_worker_connections",
+            "Kept-alive connections this worker process holds (--workers N).",
+            registry=registry,
+            multiprocess_mode="liveall",
+        )
+        self.moved = Counter(
+            "spotifier_connections_moved",
+            "Answers that closed their connection to even out the workers' connections.",
             registry=registry,
         )
         self._versions: dict[str, str] = {}

@@ -353,7 +353,12 @@ def _serve_worker(
     app = _app(spec)
     _reload_on_sighup(app)
     sock = reuse_port_socket(host, port)
-    balance.install(balance.Balancer(counts, slot))
+    metrics = getattr(app.state, "metrics", None)
+    if metrics is not None:
+        balancer = balance.Balancer(counts, slot, metrics.connections.set, metrics.moved.inc)
+    else:
+        balancer = balance.Balancer(counts, slot)
+    balance.install(balancer)
     timeouts = Timeouts(**spec["timeouts"])
     config = serve_config(balance.CloseWhenOverShare(app), host, port, log_level, timeouts)
     uvicorn.Server(config).run(sockets=[sock])
