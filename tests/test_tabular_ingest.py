@@ -202,6 +202,10 @@ def test_invalid_rows_are_listed_with_their_lines(tmp_path: Path) -> None:
     ]
     assert all(x["file"] == "bad.csv" for x in listed(tmp_path / "h"))
     assert entries_of(tmp_path / "h") == {"p1": ["t1", "t8"]}
+    # A row found invalid late (its position repeated) leaves no track behind in the catalogue.
+    with connect(tmp_path / "h") as con:
+        tracks = con.execute("SELECT track_uri FROM tracks ORDER BY track_idx").fetchall()
+    assert [t for (t,) in tracks] == ["t1", "t8"]
 
 
 def test_strict_stops_at_the_first_problem_and_changes_nothing(tmp_path: Path) -> None:

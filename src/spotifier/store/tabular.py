@@ -147,9 +147,27 @@ def _catalogue(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _repeated_positions(con: duckdb.DuckDBPyConnection) -> None:
+    """A position repeated in a playlist makes the later rows invalid. Checked before the
+    catalogue is written, so that a track named only on such a row is not stored."""
+    playlists = "key IN (SELECT key FROM _pl)"
+    valid = f"SELECT key, position, _row, _ord FROM _ent WHERE {_VALID} AND {playlists}"
+    repeated = f"(SELECT key, position FROM ({valid}) GROUP BY ALL HAVING count(*) > 1)"
+    if _scalar(con, f"SELECT count(*) FROM {repeated}"):
+        _run(
+            con,
+            f"""INSERT INTO _bad SELECT _row, key,
+                'position: ' || position || ' repeated in playlist ' || key FROM (
+                SELECT v._row, v.key, v.position, row_number() OVER (
+                    PARTITION BY v.key, v.position ORDER BY v._ord) AS n
+                FROM ({valid}) v JOIN {repeated} r USING (key, position))
+            WHERE n > 1""",
+        )
+
+
 def _entries(con: duckdb.DuckDBPyConnection, positions: str) -> None:
-    """`_e`: every valid entry with its pid and track; a position repeated in a playlist makes
-    the later row invalid. Positions become 0..n-1 (`positions`: "given", "list" or "rows")."""
+    """`_e`: every valid entry with its pid and track. Positions become 0..n-1 (`positions`:
+    "given", "list" or "rows")."""
     _run(
         con,
         f"""CREATE OR REPLACE TEMP TABLE _e AS
@@ -159,19 +177,7 @@ def _entries(con: duckdb.DuckDBPyConnection, positions: str) -> None:
         WHERE e.{_VALID}""",
     )
     dense = positions == "list"
-    if positions == "given":
-        repeated = "(SELECT pid, position FROM _e GROUP BY ALL HAVING count(*) > 1)"
-        if _scalar(con, f"SELECT count(*) FROM {repeated}"):
-            _run(
-                con,
-                f"""INSERT INTO _bad SELECT _row, key,
-                    'position: ' || position || ' repeated in playlist ' || key FROM (
-                    SELECT e._row, p.key, e.position, row_number() OVER (
-                        PARTITION BY e.pid, e.position ORDER BY e._ord) AS n
-                    FROM _e e JOIN _pl p USING (pid) JOIN {repeated} r USING (pid, position))
-                WHERE n > 1""",
-            )
-            _run(con, f"DELETE FROM _e WHERE {_VALID}".replace("NOT IN", "IN"))
+    if positions == "given":  # (repeated positions are already invalid: `_repeated_positions`)
         dense = not _scalar(
             con,
             """SELECT count(*) FROM (SELECT pid FROM _e GROUP BY pid
@@ -194,6 +200,8 @@ def write_checked(
 
     Reads `read_rows`' views; adds the rows found invalid here to `_bad`."""
     _playlists(con)
+    if positions == "given":
+        _repeated_positions(con)
     _catalogue(con)
     _entries(con, positions)
     _run(
