@@ -35,7 +35,9 @@ def register(app: typer.Typer) -> None:
             "--workers",
             min=1,
             max=64,
-            help="Server processes; each loads the models (memory x workers).",
+            help="Server processes; each loads the models (memory x workers). Kept-alive "
+            "connections are evened out over them (a busier worker's answer asks its client to "
+            "reconnect).",
         ),
         batch: int = typer.Option(
             64,
