@@ -165,7 +165,7 @@ def test_spark_ingest_is_idempotent_and_strict_stops(spark_world, tmp_path):
 
 
 @pytest.mark.parametrize("which", [0, -1], ids=["json", "gzip"])
-def test_spark_ingest_names_a_corrupt_file(spark_world, tmp_path, which):
+def test_spark_ingest_skips_a_corrupt_file_as_duckdb_does(spark_world, tmp_path, which):
     from spotifier.spark import ingest as spark_ingest
 
     world = spark_world[0]
@@ -173,8 +173,19 @@ def test_spark_ingest_names_a_corrupt_file(spark_world, tmp_path, which):
     shutil.copytree(world / "data", broken)
     victim = iter_slice_files(broken)[which]
     victim.write_bytes(victim.read_bytes()[:5000])  # truncated
-    with pytest.raises(InvalidInputError, match=re.escape(victim.name)):
-        spark_ingest(Home(tmp_path / "h"), broken, MASTER)
+    spark, duck = Home(tmp_path / "h"), Home(tmp_path / "duck")
+    report = spark_ingest(spark, broken, MASTER)
+    assert len(report.rejected_files) == 1 and victim.name in report.rejected_files[0]
+    assert report.slices_ingested == len(iter_slice_files(broken)) - 1
+    duck_report = store.ingest(duck, broken, workers=1)
+    assert len(duck_report.rejected_files) == 1  # the DuckDB ingest skips it too
+    for table, order in (("playlists", "pid"), ("tracks", "track_idx"), ("entries", "pid, pos")):
+        assert _rows(spark, table, order) == _rows(duck, table, order), table
+    strict = Home(tmp_path / "strict")
+    with pytest.raises(InvalidInputError, match=re.escape(victim.name) + ".*--strict"):
+        spark_ingest(strict, broken, MASTER, strict=True)
+    with store.connect(strict) as con:
+        assert con.execute("SELECT count(*) FROM playlists").fetchone() == (0,)
 
 
 def test_spark_ingest_lists_a_pid_stored_by_another_slice_and_loads_the_rest(spark_world, tmp_path):

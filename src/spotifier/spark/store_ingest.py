@@ -232,7 +232,9 @@ def ingest(
     """Ingest the slices at `mpd_dir` with Spark; slices already in the store are skipped.
 
     The result is the DuckDB ingest's: the same tables, ids and values, the same report and
-    `invalid_playlists.jsonl`. With `strict`, the first invalid playlist raises
+    `invalid_playlists.jsonl`. A slice Spark cannot read (corrupt, truncated, not a slice) is
+    named in `report.rejected_files` and the others are read again without it, as the DuckDB
+    ingest skips it. With `strict`, the first invalid playlist or unreadable slice raises
     `InvalidInputError` and nothing is ingested. Playlists and entries are also kept as Parquet
     in `home/parquet/{playlists,entries}/pid_bucket=<pid // 50000>/`.
     """
@@ -256,13 +258,7 @@ def ingest(
         report.slices_skipped = len(files) - len(todo)
         if todo:
             spark = session(master, memory or DEFAULT_MEMORY)
-            staging = parquet_dir(home) / f".staging-{uuid.uuid4().hex[:12]}"
-            staging.mkdir(parents=True)
-            try:
-                _run(spark, con, home, todo, digests, staging, strict, report)
-                publish(staging, parquet_dir(home))
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
+            todo = _run_skipping_unreadable(spark, con, home, todo, digests, strict, report)
             report.slices_ingested = len(todo)
             report.megabytes = sum(text_megabytes(f) for f in todo)
             con.execute("CHECKPOINT")
@@ -271,6 +267,46 @@ def ingest(
     record_source_root(home, mpd_dir)
     report.seconds = time.perf_counter() - started
     return report
+
+
+class _Unreadable(InvalidInputError):
+    """A slice Spark could not read at all; `name` is its file name."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+def _run_skipping_unreadable(
+    spark: Any,
+    con: Any,
+    home: Home,
+    todo: list[Path],
+    digests: dict[Path, str],
+    strict: bool,
+    report: IngestReport,
+) -> list[Path]:
+    """`_run` over `todo`; each slice found unreadable is listed in `report.rejected_files` and
+    the rest is run again without it (nothing is written before the check that finds it).
+    Returns the slices ingested."""
+    while todo:
+        staging = parquet_dir(home) / f".staging-{uuid.uuid4().hex[:12]}"
+        staging.mkdir(parents=True)
+        try:
+            _run(spark, con, home, todo, digests, staging, strict, report)
+            publish(staging, parquet_dir(home))
+            return todo
+        except _Unreadable as exc:
+            if strict:
+                raise InvalidInputError(f"{exc} (--strict: nothing was ingested)") from exc
+            rest = [f for f in todo if f.name != exc.name]
+            if len(rest) == len(todo):  # not one of ours: no way to go on without it
+                raise
+            report.rejected_files.append(str(exc))  # skipped whole; the others load
+            todo = rest
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return todo
 
 
 def _run(
@@ -310,8 +346,9 @@ def _run(
         raise _unreadable(exc) from exc
     for row in flagged:
         if row["slice_row"] is None:
-            raise InvalidInputError(
-                f"{row['file']}: not valid JSON or not an MPD slice (corrupt or truncated?)"
+            raise _Unreadable(
+                row["file"],
+                f"{row['file']}: not valid JSON or not an MPD slice (corrupt or truncated?)",
             )
     if flagged and strict:
         first = flagged[0]
@@ -395,4 +432,4 @@ def _unreadable(exc: Exception) -> Exception:
     if match is None:
         return exc
     name = match.group(1).rsplit("/", 1)[-1]
-    return InvalidInputError(f"{name}: cannot read (corrupt or truncated?)")
+    return _Unreadable(name, f"{name}: cannot read (corrupt or truncated?)")
