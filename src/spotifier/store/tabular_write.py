@@ -2,9 +2,10 @@
 
 `write_checked` reads what `tabular_rows.read_rows` set up (the views `_can` and `_ent`, the
 table `_bad` of invalid rows, which it adds to) inside the caller's transaction: the valid
-playlists (`_pl`), rows made invalid by what only the whole file or the store shows (a playlist id already stored, a position repeated in a playlist: found
-before the catalogue is written, so no track is stored for an invalid row), the new artists,
-albums and tracks, then the entries and playlists.
+playlists (`_pl`), rows made invalid by what only the whole file or the store shows (a
+playlist id already stored, a position repeated in a playlist: found before the catalogue is
+written, so no track is stored for an invalid row), the new artists, albums and tracks, then the
+entries and playlists.
 
 Ids: the playlist's own id is `playlists.playlist_id`; `pid` is assigned here, after the
 store's largest, in order of first appearance. New tracks, artists and albums get the next
