@@ -304,6 +304,7 @@ def _run_skipping_unreadable(
                 raise
             report.rejected_files.append(str(exc))  # skipped whole; the others load
             todo = rest
+            spark.catalog.clearCache()  # the failed run's cached frames: read again anyway
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return todo
