@@ -534,3 +534,39 @@ def test_unknown_artists_match_nothing_where_others_are_known() -> None:
     assert np.isnan(x[1, col["album_share"]]) and np.isnan(x[1, col["artist_log_count"]])
     sim = hs.group_similarity(Interactions.from_lists([[0, 2, 4], [1, 3]], 6), artist, 5)
     assert sim.shape == (2, 2)  # tracks of no artist are in no group
+
+
+def test_als_is_asked_for_the_pools_scores_only_and_a_save_keeps_that(tmp_path) -> None:
+    """`als` scores chosen tracks (`scores_pairs`): the hybrid asks it for its top k and then for
+    its scores of the pool's candidates, every one of them (a block held only its best
+    `max_candidates`). The choice is saved with the model: a hybrid saved before it (no
+    `pair_generators`) reads blocks as its ranker learned to."""
+    from spotifier.models.hybrid.candidates import PairScorer
+
+    world = clustered_world(300, seed=3)
+    model = create("hybrid", ["generators=als,item-knn,popularity", *FAST[1:]]).fit(world)
+    assert model.stage_one.pairs == ("als",)
+    names = feature_names(model.generator_names)
+    inter = world.interactions
+    queries = model.known([Query(seeds=inter.playlist(r)[:4]) for r in range(12)])
+    lists = model.stage_one.generate(queries, 5)
+    assert isinstance(lists.blocks[0], PairScorer)
+    cands = pool(lists, queries, model.side)
+    x = collect(lists, queries, cands, model.side)
+    als = model.stage_one.model("als")
+    expected = als.score_pairs(queries, cands.rows, cands.items)
+    np.testing.assert_allclose(x[:, names.index("als:score")], expected, rtol=1e-5)
+    assert (x[:, names.index("als:rank")] > 5).any() and np.isfinite(expected).all()
+
+    model.save(tmp_path)
+    again = registry.load(tmp_path)
+    assert again.stage_one.pairs == ("als",)
+    np.testing.assert_array_equal(
+        model.recommend(queries, 30).items, again.recommend(queries, 30).items
+    )
+    arrays = dict(np.load(tmp_path / "arrays.npz", allow_pickle=False))
+    del arrays["pair_generators"]
+    np.savez(tmp_path / "arrays.npz", **arrays)
+    old = registry.load(tmp_path)
+    assert old.stage_one.pairs == ()
+    assert not isinstance(old.stage_one.generate(queries, 5).blocks[0], PairScorer)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 
 import numpy as np
@@ -174,6 +175,35 @@ def test_als_fold_in_equals_implicit_recalculate_user() -> None:
     np.testing.assert_allclose(got, np.ravel(expected), rtol=1e-3, atol=1e-4)
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    seeds=st.lists(st.integers(-2, 40), max_size=6),
+    pairs=st.lists(st.integers(-3, 44), min_size=1, max_size=30),
+)
+def test_als_pair_scores_are_its_block_scores_wherever_the_block_has_one(seeds, pairs) -> None:
+    """`score_pairs` gives each chosen track the score `score` gives it (the block of every
+    track, `max_candidates` above the catalogue), NaN for unknown, rarely seen or unscorable."""
+    model = _als_all()
+    queries = [Query(seeds=np.array(seeds, dtype=np.int64)), Query(seeds=np.array([1, 2]))]
+    rows = np.arange(len(pairs)) % 2
+    items = np.array(pairs, dtype=np.int64)
+    got = model.score_pairs(queries, rows, items)
+    block = model.score(queries).toarray()
+    block[block == 0] = np.nan  # CSR: a missing entry is no opinion
+    known = (items >= 0) & (items < model.n_tracks)
+    expected = np.full(len(items), np.nan, dtype=np.float32)
+    expected[known] = block[rows[known], items[known]]
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    assert got.dtype == np.float32 and len(got) == len(items)
+
+
+@functools.cache
+def _als_all() -> ALS:
+    # min_count 2 leaves track 40 (played once) unscored; 50 candidates hold every other track.
+    playlists = [[i % 40, (i + 1) % 40, (i * 7) % 40] for i in range(80)] + [[40]]
+    return ALS(ALSConfig(factors=4, iterations=3, max_candidates=50)).fit(world(playlists, 42))
+
+
 # ------------------------------------------------------------------ title
 def title_world() -> TrainingData:
     playlists = [[0, 1, 2]] * 5 + [[3, 4, 5]] * 5 + [[6, 7]] * 5 + [[8]] * 20
@@ -195,6 +225,36 @@ def test_title_matches_normalized_and_fuzzy_titles(title: str, expected: set[int
     items, scores = model.recommend([Query(name=title)], k=len(expected)).row(0)
     assert set(items.tolist()) == expected
     assert not np.isnan(scores).any()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    cells=st.lists(
+        st.tuples(st.integers(0, 3), st.integers(0, 29), st.floats(0.125, 10.0, width=32)),
+        max_size=40,
+        unique_by=lambda c: (c[0], c[1]),
+    ),
+    titled=st.lists(st.booleans(), min_size=4, max_size=4),
+    top=st.lists(st.integers(0, 29), max_size=12, unique=True),
+)
+def test_title_prior_sum_is_scipys_sum(cells, titled, top) -> None:
+    """`_plus_prior` gives every entry of scipy's `scores + prior_block`, to the bit."""
+    from spotifier.models.title import _plus_prior
+
+    rows, cols, vals = (np.array(v) for v in zip(*cells, strict=True)) if cells else ([],) * 3
+    scores = sp.csr_matrix(
+        (np.asarray(vals, np.float32), (np.asarray(rows, int), np.asarray(cols, int))),
+        shape=(4, 30),
+    )
+    top_ids = np.array(top, dtype=np.int64)
+    prior = np.linspace(0.5, 2.0, len(top_ids)).astype(np.float32)
+    block = np.zeros((4, 30), dtype=np.float32)
+    for j in np.flatnonzero(titled):
+        block[j, top_ids] = prior
+    expected = (scores + sp.csr_matrix(block)).toarray()
+    got = _plus_prior(scores, np.array(titled), top_ids, prior)
+    assert got.dtype == np.float32 and got.nnz == np.count_nonzero(expected)
+    np.testing.assert_array_equal(got.toarray(), expected)
 
 
 def test_title_prior_smooths_weak_matches_towards_popularity() -> None:

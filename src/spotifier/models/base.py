@@ -63,6 +63,8 @@ class Recommender(ABC):
     config_class: ClassVar[type[ModelConfig]] = ModelConfig
     #: True when the model answers zero-seed, titled queries itself (else the chain routes them).
     handles_titles: ClassVar[bool] = False
+    #: True when `score_pairs` scores chosen (query, track) pairs cheaper than `score`'s block.
+    scores_pairs: ClassVar[bool] = False
     #: A slow model is evaluated on a sample of at most this many queries (None: all of them).
     max_eval_queries: ClassVar[int | None] = None
 
@@ -131,6 +133,14 @@ class Recommender(ABC):
         wants a sub-model's opinion of tracks beyond the sub-model's own top k."""
         self._check_fitted()
         return as_block(self._score(self.known(queries)))
+
+    def score_pairs(
+        self, queries: Sequence[Query], rows: np.ndarray, items: np.ndarray
+    ) -> np.ndarray:
+        """Query `rows[i]`'s score for track `items[i]` (float32, NaN where the model has no
+        opinion), for a composite model that needs this model's opinion of a few chosen tracks
+        per query, not of the whole catalogue. Only models with `scores_pairs` have it."""
+        raise NotImplementedError(f"model '{self.name}' scores whole blocks only (`score`)")
 
     def candidates(
         self,

@@ -21,6 +21,7 @@ from spotifier.errors import require
 from spotifier.models.base import ModelConfig, Recommender, Scores
 from spotifier.models.config import NonNegativeFloat, NonNegativeInt, PositiveInt
 from spotifier.models.similarity import pack_strings, top_k_per_row, unpack_strings
+from spotifier.models.workspace import per_thread
 from spotifier.mpd import normalize_name
 
 
@@ -182,18 +183,8 @@ class TitleModel(Recommender):
         # Queries whose title matches no training title get no prior: the back-fill has them.
         top = self.popularity_order[: self.config.prior_tracks]
         share = self.popularity_counts[top] / max(1, int(self.popularity_counts.max()))
-        titled = (np.diff(weights.indptr) > 0).astype(np.int64)
-        indptr = np.zeros(len(queries) + 1, dtype=np.int64)
-        np.cumsum(titled * len(top), out=indptr[1:])
-        prior = sp.csr_matrix(
-            (
-                np.tile(self.config.prior * share.astype(np.float32), int(titled.sum())),
-                np.tile(top, int(titled.sum())),
-                indptr,
-            ),
-            shape=scores.shape,
-        )
-        return sp.csr_matrix(scores + prior)
+        titled = np.diff(weights.indptr) > 0
+        return _plus_prior(scores, titled, top, self.config.prior * share.astype(np.float32))
 
     def _state(self) -> dict[str, Any]:
         return {
@@ -229,3 +220,42 @@ class TitleModel(Recommender):
             names = [f"'{self.titles[r]}'" for r in rows[present[:, j]][:3]]
             out.append("in playlists named " + ", ".join(names) if names else None)
         return out
+
+
+def _plus_prior(
+    scores: sp.csr_matrix, titled: np.ndarray, top: np.ndarray, prior: np.ndarray
+) -> sp.csr_matrix:
+    """`scores` plus `prior` at tracks `top` in each `titled` row: every entry the float32 sum
+    scipy's `scores + prior_block` gives, zeros left out as it leaves them, but one row at a time
+    in a per-thread track-wide array that stays zero between rows (scipy's sum clears two such
+    arrays per call: 1.4 ms of a 2.6 ms query alone at 220k tracks). A row's entries keep their
+    order, the prior's other tracks follow (a block's row order means nothing: `as_block`)."""
+    sums = per_thread("title_sums", scores.shape[1], np.float32, 0.0)
+    seen = per_thread("title_seen", scores.shape[1], np.bool_, False)
+    indptr, indices, data = scores.indptr, scores.indices, scores.data
+    out_indices, out_data = [], []
+    counts = np.zeros(scores.shape[0], dtype=np.int64)
+    for j in range(scores.shape[0]):
+        idx, vals = indices[indptr[j] : indptr[j + 1]], data[indptr[j] : indptr[j + 1]]
+        if titled[j]:
+            sums[top] = prior
+            sums[idx] += vals  # a product's row: distinct tracks
+            seen[idx] = True
+            idx = np.concatenate([idx, top[~seen[top]]])
+            vals = sums[idx]
+            sums[idx], seen[idx] = 0.0, False
+        keep = vals != 0
+        out_indices.append(idx[keep])
+        out_data.append(vals[keep].astype(np.float32, copy=False))
+        counts[j] = int(keep.sum())
+    out_indptr = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=out_indptr[1:])
+    empty = np.zeros(0, dtype=np.float32)
+    return sp.csr_matrix(
+        (
+            np.concatenate(out_data) if out_data else empty,
+            np.concatenate(out_indices) if out_indices else empty.astype(np.int32),
+            out_indptr,
+        ),
+        shape=scores.shape,
+    )

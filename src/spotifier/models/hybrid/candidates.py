@@ -2,7 +2,9 @@
 
 `CandidateGenerator` holds the fitted generators (registry models with their default configs).
 For a batch it asks each, through the public contract only (`score`, `candidates`), for its
-score block once and its top `k` from that block (`Lists`); `pool` turns the batch's lists into
+score block once and its top `k` from that block (`Lists`) -- or, from a generator that scores
+chosen tracks (`scores_pairs`, e.g. `als`), for its top `k` only, and later for its scores of
+the pool's candidates alone (`PairScorer`); `pool` turns the batch's lists into
 its candidates (`Pool`: every query's union, plus up to `album_candidates` tracks from the seeds'
 albums). `lookup` reads any generator's score for any candidate, not only for those in its own
 top k.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 import scipy.sparse as sp
@@ -24,14 +27,30 @@ from spotifier.progress import track
 
 
 @dataclass(frozen=True, eq=False)
+class PairScorer:
+    """A generator's scores asked for only once the batch's candidates are known
+    (`Recommender.score_pairs`), instead of its whole score block."""
+
+    model: Recommender
+    queries: Sequence[Query]
+
+    def at(self, cands: Pool) -> np.ndarray:
+        return self.model.score_pairs(self.queries, cands.rows, cands.items)
+
+
+#: A generator's opinions for a batch: a whole score block (CSR or dense), or a `PairScorer`.
+Block: TypeAlias = sp.csr_matrix | np.ndarray | PairScorer | None
+
+
+@dataclass(frozen=True, eq=False)
 class Lists:
     """Each generator's ranked items and scores for a batch: (n_generators, n_queries, k), -1 /
     NaN past its own opinions, and each generator's whole score block (queries x tracks, CSR,
-    or dense)."""
+    or dense) or its `PairScorer`."""
 
     items: np.ndarray
     scores: np.ndarray
-    blocks: tuple[sp.csr_matrix | np.ndarray | None, ...] = ()
+    blocks: tuple[Block, ...] = ()
 
     @property
     def k(self) -> int:
@@ -39,11 +58,20 @@ class Lists:
 
 
 class CandidateGenerator:
-    """The stage-one models, by name, and what they propose for a batch of queries."""
+    """The stage-one models, by name, and what they propose for a batch of queries.
 
-    def __init__(self, names: Sequence[str], models: Sequence[Recommender]) -> None:
+    `pairs`: the names of the generators asked for their scores of the pool's candidates only
+    (`PairScorer`), not for their whole score blocks. A choice made when the hybrid is fitted and
+    saved with it: the ranker learned from the scores one way or the other (a block holds only a
+    generator's best `max_candidates`; pair scores are there for every candidate).
+    """
+
+    def __init__(
+        self, names: Sequence[str], models: Sequence[Recommender], pairs: Sequence[str] = ()
+    ) -> None:
         self.names = tuple(names)
         self.models = list(models)
+        self.pairs = tuple(n for n in self.names if n in set(pairs))
 
     @classmethod
     def fit(cls, names: Sequence[str], data: TrainingData, seed: int) -> CandidateGenerator:
@@ -53,7 +81,7 @@ class CandidateGenerator:
             create(name, [f"seed={seed}"]).fit(data)
             for name in track(names, "hybrid: fitting generators")
         ]
-        return cls(names, models)
+        return cls(names, models, [n for n, m in zip(names, models, strict=True) if m.scores_pairs])
 
     def model(self, name: str) -> Recommender | None:
         """The generator called `name` (the first, if listed twice), or None."""
@@ -61,14 +89,19 @@ class CandidateGenerator:
 
     def generate(self, queries: Sequence[Query], k: int) -> Lists:
         """Every generator's top `k` for every query (back-fill is not an opinion: -1), and its
-        whole score block for the batch."""
+        whole score block for the batch (or its `PairScorer`)."""
         n_gen = len(self.models)
         items = np.full((n_gen, len(queries), k), -1, dtype=np.int32)
         scores = np.full((n_gen, len(queries), k), np.nan, dtype=np.float32)
-        blocks: list[sp.csr_matrix | np.ndarray | None] = []
+        blocks: list[Block] = []
         for g, model in enumerate(self.models):
-            block = model.score(queries)
-            own = model.candidates(queries, k, scores=block)
+            block: Block
+            if self.names[g] in self.pairs:
+                block = PairScorer(model, queries)
+                own = model.candidates(queries, k)
+            else:
+                block = model.score(queries)
+                own = model.candidates(queries, k, scores=block)
             items[g], scores[g] = own.items, own.scores
             blocks.append(block)
         return Lists(items, scores, tuple(blocks))
@@ -157,9 +190,9 @@ def positions(rows: np.ndarray, cols: np.ndarray, cands: Pool) -> np.ndarray:
     return out
 
 
-def lookup(block: sp.csr_matrix | np.ndarray | None, cands: Pool) -> np.ndarray:
+def lookup(block: Block, cands: Pool) -> np.ndarray:
     """Each candidate's score in the batch's score block (NaN where the block holds no finite
-    score for it).
+    score for it), or from its `PairScorer`.
 
     A CSR block's row is scattered into a per-thread all-NaN array one cell per track
     (`per_thread`) and read back at the row's candidates: linear in the block's entries, no index
@@ -174,6 +207,9 @@ def lookup(block: sp.csr_matrix | np.ndarray | None, cands: Pool) -> np.ndarray:
     out = np.full(len(cands.items), np.nan, dtype=np.float32)
     if block is None or len(out) == 0:
         return out
+    if isinstance(block, PairScorer):
+        vals = block.at(cands)
+        return np.where(np.isfinite(vals), vals, np.nan).astype(np.float32)
     if isinstance(block, np.ndarray):
         vals = block[cands.rows, cands.items].astype(np.float32)
         return np.where(np.isfinite(vals), vals, np.nan).astype(np.float32)

@@ -293,6 +293,7 @@ class Hybrid(Recommender):
             "track_artist": self.track_artist,
             "track_album": self.track_album,
             "generator_names": np.array(self.generator_names, dtype=str),
+            "pair_generators": np.array(self.stage_one.pairs, dtype=str),
             "transitions": self.transitions
             if self.transitions is not None
             else sp.csr_matrix((self.n_tracks, self.n_tracks), dtype=np.float32),
@@ -310,7 +311,9 @@ class Hybrid(Recommender):
         self.track_album = arrays["track_album"]
         # Saved before the names were kept: every configured generator was fitted.
         names = arrays.get("generator_names", np.array(self.config.generators))
-        self.stage_one = CandidateGenerator([str(n) for n in names], [])
+        # Saved before generators were asked for pair scores: every one gave its whole block.
+        pairs = [str(n) for n in arrays.get("pair_generators", np.array([], dtype=str))]
+        self.stage_one = CandidateGenerator([str(n) for n in names], [], pairs)
         if "transitions" in arrays:
             self.transitions = sp.csr_matrix(arrays["transitions"], dtype=np.float32)
         if "artist_similarity" in arrays:
@@ -337,7 +340,7 @@ class Hybrid(Recommender):
 
         names = self.generator_names
         models = [registry.load(path / "generators" / name) for name in names]
-        self.stage_one = CandidateGenerator(names, models)
+        self.stage_one = CandidateGenerator(names, models, self.stage_one.pairs)
         if (path / "title-all" / "config.json").exists():
             self.title_model = registry.load(path / "title-all")
         elif self.config.refit and "title" in names:
