@@ -252,7 +252,9 @@ def test_title_prior_sum_is_scipys_sum(cells, titled, top) -> None:
     for j in np.flatnonzero(titled):
         block[j, top_ids] = prior
     expected = (scores + sp.csr_matrix(block)).toarray()
-    got = _plus_prior(scores, np.array(titled), top_ids, prior)
+    dense = np.zeros(30, dtype=np.float32)
+    dense[top_ids] = prior
+    got = _plus_prior(scores, np.array(titled), top_ids, dense)
     assert got.dtype == np.float32 and got.nnz == np.count_nonzero(expected)
     np.testing.assert_array_equal(got.toarray(), expected)
 
