@@ -581,6 +581,50 @@ def test_balancer_closes_only_the_excess():
     assert fair_share([520, 480]) == 550  # many connections: a tenth of slack, no churn
 
 
+def test_balancer_moves_a_proxied_connection_and_the_app_sees_the_forwarded_client():
+    """Behind a proxy on loopback the balancer still knows the connection by its transport's
+    peer (uvicorn's rewrite from X-Forwarded-For happens inside it), and the app (rate limits,
+    logs) sees the forwarded client."""
+    import asyncio
+
+    from spotifier.serve import balance
+    from spotifier.serve.run import balanced
+
+    seen: list[tuple[str, int]] = []
+
+    async def app(scope, receive, send):
+        seen.append(scope["client"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    counts = [3, 0]
+    balancer = Balancer(counts, 0)
+    proxy = ("127.0.0.1", 40001)
+    for port in (40001, 40002, 40003):
+        balancer.opened(("127.0.0.1", port))
+    scope = {
+        "type": "http",
+        "client": proxy,
+        "scheme": "http",
+        "headers": [(b"x-forwarded-for", b"203.0.113.9")],
+    }
+    sent: list[dict] = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def receive():
+        return {"type": "http.request", "body": b""}
+
+    balance.install(balancer)
+    try:
+        asyncio.run(balanced(app)(scope, receive, send))
+    finally:
+        balance.install(None)
+    assert seen == [("203.0.113.9", 0)]
+    assert (b"connection", b"close") in sent[0]["headers"] and balancer.moved == 1
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads /proc")
 def test_workers_even_out_keep_alive_connections(tmp_path):

@@ -360,8 +360,21 @@ def _serve_worker(
         balancer = balance.Balancer(counts, slot)
     balance.install(balancer)
     timeouts = Timeouts(**spec["timeouts"])
-    config = serve_config(balance.CloseWhenOverShare(app), host, port, log_level, timeouts)
+    config = serve_config(balanced(app), host, port, log_level, timeouts, proxy_headers=False)
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def balanced(app: Any) -> Any:
+    """`app` behind the balancer (`balance.CloseWhenOverShare`) and uvicorn's proxy-header
+    middleware, in that order. The balancer knows a connection by its transport's peer, so it must
+    see the scope before `client` is rewritten from a trusted proxy's `X-Forwarded-For`; uvicorn
+    itself would rewrite it first (its `proxy_headers`, which the worker turns off for this).
+    Trusted as by uvicorn: `FORWARDED_ALLOW_IPS`, else loopback."""
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    trusted = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+    proxied: Any = ProxyHeadersMiddleware(app, trusted_hosts=trusted)  # uvicorn's own ASGI types
+    return balance.CloseWhenOverShare(proxied)
 
 
 def _run_uvicorn_workers(
