@@ -10,6 +10,10 @@ Batch-first: `recommend(queries, k)` takes a sequence of `Query` and returns a
 `Recommendations` block of shape (len(queries), k). Where fewer than `k` tracks exist besides the
 seeds, the row is padded with item -1 and score NaN. Back-filled items carry score NaN too
 ("no opinion from the model").
+
+For composite models (the hybrid): `score(queries)` gives a model's whole score block, and a
+model that can score chosen tracks more cheaply than its block (`scores_pairs`, e.g. `als`) also
+answers `score_pairs(queries, rows, items)`.
 """
 
 from __future__ import annotations
