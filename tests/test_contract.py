@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import scipy.sparse as sp
 import pytest
 
 from spotifier.data import Query, TrainingData
@@ -125,6 +126,31 @@ def test_batch_equals_one_by_one(name: str, tiny_world: TrainingData) -> None:
     for i, query in enumerate(queries):
         single = model.recommend([query], k=12)
         assert_same(Recommendations(batch.items[[i]], batch.scores[[i]]), single)
+
+
+def test_pair_scores_agree_with_the_score_block(name: str, tiny_world: TrainingData) -> None:
+    """A model that scores chosen pairs (`scores_pairs`) gives every track in its score block
+    that block's score; the others refuse with a clear error (a composite reads their block)."""
+    model = fitted(name, tiny_world)
+    queries = sample_queries()
+    rows = np.repeat(np.arange(len(queries)), 30)
+    items = np.tile(np.arange(-2, 28), len(queries))
+    if not model.scores_pairs:
+        with pytest.raises(NotImplementedError, match=name):
+            model.score_pairs(queries, rows, items)
+        return
+    got = model.score_pairs(queries, rows, items)
+    block = model.score(queries)
+    dense = block.toarray() if sp.issparse(block) else np.asarray(block)
+    valid = (items >= 0) & (items < model.n_tracks)
+    held = np.zeros(len(items), dtype=bool)
+    if sp.issparse(block):
+        held[valid] = np.asarray(block[rows[valid], items[valid]] != 0).ravel()
+    else:
+        held[valid] = np.isfinite(dense[rows[valid], items[valid]])
+    assert got.shape == items.shape and held.any()
+    np.testing.assert_allclose(got[held], dense[rows[held], items[held]], rtol=1e-5, atol=1e-6)
+    assert np.isnan(got[~valid]).all()
 
 
 def test_batches_split_like_one_batch(
