@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-import scipy.sparse as sp
 import pytest
+import scipy.sparse as sp
 
 from spotifier.data import Query, TrainingData
 from spotifier.models import Recommender, create, model_names, registry
