@@ -45,7 +45,8 @@ class ALSConfig(ModelConfig):
     barely fitted factor and never reached a top 500; on the default world 2 gave the metrics of
     1 and cut recommend time from 7.2 s to 4.6 s for 2,000 playlists."""
     max_candidates: PositiveInt = 2000
-    """Candidates per query in `score` (the block the hybrid reads its scores from)."""
+    """Candidates per query in `score`, exactly (the block a hybrid saved before pair scores
+    reads its als scores from; a newer one asks `score_pairs` for its candidates' scores)."""
     head_size: PositiveInt = 16_384
     """Tracks (by factor norm) every query is scored against before the norm bound prunes the
     rest; a bigger head costs more products and prunes a little more."""
@@ -131,8 +132,8 @@ class ALS(Recommender):
     ) -> np.ndarray:
         """Each pair's score (a playlist factor times a track's), for any known track seen at
         least `min_count` times (NaN for the others, as in `score`): ~2,000 chosen tracks a query
-        cost a fraction of `score`'s exact top `max_candidates`, which scans most of the
-        catalogue to find its floor."""
+        cost a fraction of `score`'s exact top `max_candidates`, whose floor lets the norm bound
+        skip few tracks (~122,000 of 149,000 scored at 20,000 playlists)."""
         self._check_fitted()
         queries = self.known(queries)
         out = np.full(len(items), np.nan, dtype=np.float32)
