@@ -354,6 +354,9 @@ def test_cascade_gives_the_kept_candidates_their_full_score(fitted) -> None:
     keep = min(sizes) // 2
     plain = Reranker(booster, cascade_trees=0, cascade_keep=keep)
     np.testing.assert_allclose(plain.score(x, sizes), full, rtol=1e-5, atol=1e-6)
+    # No query over `keep`: every candidate gets every tree, as the first 10 plus the rest.
+    everyone = Reranker(booster, cascade_trees=10, cascade_keep=max(sizes)).score(x, sizes)
+    np.testing.assert_allclose(everyone, full, rtol=1e-5, atol=1e-6)
     got = Reranker(booster, cascade_trees=10, cascade_keep=keep).score(x, sizes)
     lo = 0
     for size in sizes:

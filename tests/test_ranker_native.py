@@ -79,13 +79,40 @@ def rows(n: int, seed: int) -> np.ndarray:
 def test_compiled_spans_match_lightgbm_within_1e5(booster, compiling) -> None:
     ranker = rn.native_ranker(booster, [10], background=False)
     assert isinstance(ranker, rn.NativeRanker)
-    assert set(ranker.spans) == {(0, 10), (10, 40), (0, 40)}  # the cascade's calls, all compiled
+    assert set(ranker.spans) == {(0, 10), (10, 40)}  # the cascade's two calls, and only those
     for x in (rows(700, 1), rn.probe_rows(booster, 300, seed=9)):
-        for kwargs in ({}, {"num_iteration": 10}, {"start_iteration": 10, "num_iteration": 30}):
+        for kwargs in ({"num_iteration": 10}, {"start_iteration": 10, "num_iteration": 30}):
             ours = ranker.predict(x, num_threads=1, **kwargs)
             theirs = booster.predict(x, num_threads=1, **kwargs)
             assert np.max(np.abs(ours - theirs)) <= 1e-5
             assert np.array_equal(ours, theirs)  # summed in LightGBM's order: the same bits
+
+
+def test_the_cascade_never_falls_back_to_lightgbm_once_compiled(booster, compiling) -> None:
+    """Only the cascade's two spans are compiled, and the ranker asks for nothing else: also a
+    batch whose queries all fit within `cascade_keep` (every tree for every candidate)."""
+    from spotifier.models.hybrid.ranker import Reranker
+
+    ranker = rn.native_ranker(booster, [10], background=False)
+    asked: list[dict] = []
+    real = ranker.booster
+
+    class Spy:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def predict(self, x, **kwargs):
+            asked.append(kwargs)
+            return real.predict(x, **kwargs)
+
+    ranker.booster = Spy()
+    x = rows(300, 7)
+    for keep in (50, 300):  # cascaded, and everyone kept
+        got = Reranker(ranker, cascade_trees=10, cascade_keep=keep).score(x, [120, 180])
+        assert np.isfinite(got).all()
+    assert asked == []
+    kept = Reranker(ranker, cascade_trees=10, cascade_keep=300).score(x, [120, 180])
+    np.testing.assert_allclose(kept, real.predict(x), rtol=1e-6, atol=1e-6)
 
 
 def test_a_span_longer_than_a_cache_block_adds_the_blocks_sums(booster, monkeypatch) -> None:
@@ -169,7 +196,7 @@ def test_a_loaded_hybrid_gives_the_same_lists_with_compiled_trees(
 
     monkeypatch.setattr(rn, "native_ranker", compiled_now)
     native = registry.load(tmp_path)
-    assert len(made) == 1 and set(made[0].spans) == {(0, 10), (10, 40), (0, 40)}
+    assert len(made) == 1 and set(made[0].spans) == {(0, 10), (10, 40)}
     inter = world.interactions
     queries = [
         Query(seeds=inter.playlist(r)[:n].astype(np.int64), name=str(inter.titles[r]))

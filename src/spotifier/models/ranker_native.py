@@ -22,7 +22,7 @@ included), and is not used if any score differs by more than `TOLERANCE`. Why bl
 250 trees as one block took 41 s of compiling; in blocks of 50 it takes ~9 s and runs the 250
 trees 2.5x as fast as calling them uninlined (measured on the default world's batches of 16).
 
-Who compiles: compiling costs ~20 s of CPU per hybrid load (the default world's 300 trees),
+Who compiles: compiling costs ~8 s of CPU per hybrid load (the default world's 300 trees),
 which only a long-lived process wins back, so it is opt-in per process. `spotifier serve` and its
 workers call `compile_on_load()` before loading models (a hot reload compiles too); a plain
 process (`spotifier recommend`, a notebook, a test) gets LightGBM alone and starts no thread.
@@ -155,17 +155,16 @@ def enabled() -> bool:
 
 
 def native_ranker(booster: Any, cuts: Sequence[int] = (), background: bool = True) -> Any:
-    """`booster` wrapped in a `NativeRanker` compiling spans [0, c1), [c1, c2), ..., [ck, end)
-    and [0, end), in that order, in a daemon thread (or now, with `background=False`); the
-    booster itself when compiling is not `enabled` (no thread is started then)."""
+    """`booster` wrapped in a `NativeRanker` compiling spans [0, c1), [c1, c2), ..., [ck, end),
+    in that order, in a daemon thread (or now, with `background=False`); the booster itself when
+    compiling is not `enabled` (no thread is started then). The whole forest [0, end) is not
+    compiled when there are cuts: the hybrid always asks for its cascade's spans (a query with
+    few candidates gets both), and compiling it again would double the compiler's CPU."""
     if booster is None or not enabled():
         return booster
     total = int(booster.current_iteration())
     bounds = sorted({0, total, *(c for c in cuts if 0 < c < total)})
-    spans = list(itertools.pairwise(bounds))
-    if len(spans) > 1:
-        spans.append((0, total))
-    ranker = NativeRanker(booster, spans)
+    ranker = NativeRanker(booster, list(itertools.pairwise(bounds)))
     if background:
         threading.Thread(target=ranker.compile, name="spotifier-ranker", daemon=True).start()
     else:

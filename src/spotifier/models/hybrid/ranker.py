@@ -109,8 +109,10 @@ class Reranker:
         threads = cpu_count() if len(x) > 50_000 else 1  # one query: no pool
         total = int(self.booster.current_iteration())
         first, keep = self.cascade_trees, self.cascade_keep
-        if first <= 0 or first >= total or max(sizes, default=0) <= keep:
+        if first <= 0 or first >= total:
             return np.asarray(self.booster.predict(x, num_threads=threads), dtype=np.float32)
+        # A query with at most `keep` candidates keeps them all: every tree, as partial + rest
+        # (the two calls the cascade makes anyway, so only those two spans are ever compiled).
         partial = np.asarray(
             self.booster.predict(x, num_iteration=first, num_threads=threads), dtype=np.float64
         )
