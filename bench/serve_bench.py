@@ -591,9 +591,16 @@ HYBRID_RATIO = 4.0
 
 def hybrid_ratios(rows: list[dict]) -> list[str]:
     """Each other model's p99 over item-knn's at the same level and round, and the median of
-    those per (model, workers, concurrency) over the rounds; the hybrid's against its target."""
+    those per (model, workers, concurrency) over the rounds; the hybrid's against its target.
+
+    Beside it, the ratio of server CPU per request (client CPU added: the clients share the
+    machine). With closed-loop clients and a CPU-bound server, each model's mean latency is
+    about clients x CPU per request / cores, so the p99 ratio follows that ratio (somewhat below
+    it: item-knn's p99 carries more fixed delay for its size), and no scheduling takes a model
+    far below it; only less work per request does."""
     out = []
     groups: dict[tuple, list[float]] = {}
+    cpu: dict[tuple, list[float]] = {}
     for r in rows:
         base = [
             b
@@ -605,7 +612,9 @@ def hybrid_ratios(rows: list[dict]) -> list[str]:
         ratio = r["p99"] / base[0]["p99"]
         key = (r["server"], r["model"], r["workers"], r["client"], r["concurrency"])
         groups.setdefault(key, []).append(ratio)
-    for (server, model, workers, client, c), values in groups.items():
+        cpu.setdefault(key, []).append(_cpu(r) / max(1e-9, _cpu(base[0])))
+    for key, values in groups.items():
+        server, model, workers, client, c = key
         median = float(np.median(values))
         verdict = ""
         if model == "hybrid" and 16 <= c <= 32:
@@ -614,9 +623,14 @@ def hybrid_ratios(rows: list[dict]) -> list[str]:
             )
         out.append(
             f"{server}, {workers} worker(s), {client} client, c={c}: {model} p99 / item-knn p99 "
-            f"= {', '.join(f'{v:.2f}' for v in values)} by round, median {median:.2f}{verdict}"
+            f"= {', '.join(f'{v:.2f}' for v in values)} by round, median {median:.2f}{verdict}; "
+            f"CPU per request (server + client) / item-knn's = {float(np.median(cpu[key])):.2f}"
         )
     return out
+
+
+def _cpu(row: dict) -> float:
+    return float(row["server_cpu_ms"]) + float(row["client_cpu_ms"])
 
 
 if __name__ == "__main__":
