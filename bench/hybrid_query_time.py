@@ -1,15 +1,19 @@
-"""The hybrid's query-time settings against its metrics: the ranker's cascade, side by side.
+"""The hybrid's query-time settings against its metrics: the ranker's cascade and the candidate
+depths, side by side.
 
 Loads (or trains) `hybrid` on a split, then for each `--variants` entry `TREES:KEEP` (the first
 TREES trees score every candidate, each query's best KEEP get the rest; `0:0` = every tree for
-every candidate) recommends the split's held-out playlists and reports R-precision, NDCG and
-clicks (the challenge's metrics, as `spotifier evaluate` computes them), how many lists are the
-same as the first variant's, and the CPU time per query at the server's batch size (`--batch`;
-the ranker compiled and one BLAS thread, as a `spotifier serve` worker runs it). The cascade is
-read only at query time, so one trained model serves every variant. Appends a section to
-bench/RESULTS.md.
+every candidate) or `CANDIDATES:ALBUM:TREES:KEEP` (also each generator's top CANDIDATES and up to
+ALBUM album mates, instead of the trained `candidates` and `album_candidates`) recommends the
+split's held-out playlists and reports R-precision, NDCG and clicks (the challenge's metrics, as
+`spotifier evaluate` computes them), how many lists are the same as the first variant's, and the
+CPU time per query at the server's batch size (`--batch`; the ranker compiled and one BLAS
+thread, as a `spotifier serve` worker runs it). These settings are read only at query time, so
+one trained model serves every variant (a ranker trained at other depths would do somewhat
+better at them: docs/hybrid.md). Appends a section to bench/RESULTS.md.
 
     python bench/hybrid_query_time.py --home H --split default --variants 50:600 25:300 20:200
+    python bench/hybrid_query_time.py --home H --variants 400:200:50:600 250:200:50:600
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -57,8 +62,19 @@ def main() -> None:
     seeded = [c.query for c in cases if len(c.query.seeds)][: args.timed]
 
     table, first_items = [], None
+    trained, side = model.config, model.side
     for variant in args.variants:
-        trees, keep = (int(v) for v in variant.split(":"))
+        fields = [int(v) for v in variant.split(":")]
+        if len(fields) not in (2, 4):
+            parser.error(f"--variants {variant}: TREES:KEEP or CANDIDATES:ALBUM:TREES:KEEP")
+        trees, keep = fields[-2:]
+        depth, album = fields[:2] if len(fields) == 4 else (None, None)
+        model.config = replace(
+            trained,
+            candidates=depth or trained.candidates,
+            album_candidates=trained.album_candidates if album is None else album,
+        )
+        model.side = replace(side, album_candidates=model.config.album_candidates)
         booster = native_ranker(raw, [trees], background=False)
         model.reranker = Reranker(booster, trees, max(keep, 1))
         chain.recommend(seeded[: args.batch], 500)  # warm
@@ -78,7 +94,7 @@ def main() -> None:
             flush=True,
         )
     lines = [
-        "| cascade trees:keep | R-prec | NDCG | clicks | lists same as the first | CPU ms/query |",
+        "| variant | R-prec | NDCG | clicks | lists same as the first | CPU ms/query |",
         "|---|---:|---:|---:|---:|---:|",
         *(
             f"| {v} | {r:.4f} | {n:.4f} | {c:.2f} | {s:.1%} | {ms:.2f} |"
