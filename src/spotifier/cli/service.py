@@ -25,6 +25,15 @@ def register(app: typer.Typer) -> None:
         split: str | None = typer.Option(
             None, "--split", help="Serve models trained on this split (default: on all data)."
         ),
+        settings: list[str] = typer.Option(
+            [],
+            "--set",
+            metavar="MODEL.KEY=VALUE",
+            help="Answer with a query-time setting other than the trained one (repeatable; "
+            "nothing saved changes), e.g. hybrid.candidates=200: the hybrid's candidates, "
+            "album_candidates, cascade_trees and cascade_keep trade some NDCG for CPU "
+            "(docs/hybrid.md). Reapplied to every reloaded version.",
+        ),
         host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
         port: int = typer.Option(8000, "--port", help="Port to listen on."),
         allow_remote: bool = typer.Option(
@@ -111,9 +120,11 @@ def register(app: typer.Typer) -> None:
         from spotifier.progress import note, set_quiet
         from spotifier.serve.access import load_keys, parse_rate
         from spotifier.serve.run import check_host
+        from spotifier.serve.service import parse_settings
         from spotifier.serve.timeouts import Timeouts
 
         check_host(host, allow_remote)
+        per_model = parse_settings(settings)
         timeouts = Timeouts(head_timeout, body_timeout, keep_alive, drain_timeout)
         rate = parse_rate(rate_limit) if rate_limit is not None else None
         keys = load_keys(api_keys, env=True)  # checked now: a bad key file fails before loading
@@ -123,7 +134,7 @@ def register(app: typer.Typer) -> None:
         from spotifier.models.ranker_native import compile_on_load
         from spotifier.serve import Service, create_app
         from spotifier.serve.run import run, run_workers
-        from spotifier.serve.service import ensure_trained
+        from spotifier.serve.service import check_settings, default_model_names, ensure_trained
 
         compile_on_load()  # a server lives long enough to win back compiling its rankers
         home = home_of(ctx)
@@ -138,17 +149,29 @@ def register(app: typer.Typer) -> None:
         guard = f"; {len(keys)} API key(s)" if keys is not None else ""
         shown = "localhost" if host in ("127.0.0.1", "::1") else host
         if workers > 1:
-            names = ensure_trained(home, model, split)
+            names = list(dict.fromkeys(model)) or default_model_names(home, split)
+            check_settings(per_model, names)  # before any training or loading
+            names = ensure_trained(home, names, split)
             set_quiet(True)
             note(
                 f"serving {', '.join(names)} with {workers} workers{guard}: open "
                 f"http://{shown}:{port}/ (API docs at /docs); Ctrl-C stops"
             )
             run_workers(
-                home, names, split, workers, host, port, allow_remote, "info", options, timeouts
+                home,
+                names,
+                split,
+                workers,
+                host,
+                port,
+                allow_remote,
+                "info",
+                options,
+                timeouts,
+                per_model,
             )
             return
-        service = Service.from_home(home, model, split)
+        service = Service.from_home(home, model, split, per_model)
         set_quiet(True)
         note(
             f"serving {', '.join(service.models)} ({service.catalog.n_tracks} tracks{guard}): "

@@ -32,7 +32,13 @@ import scipy.sparse as sp
 
 from spotifier.data import Query, TrainingData
 from spotifier.errors import DamagedModelError, InvalidInputError, NotFoundError, SpotifierError
-from spotifier.models.config import ConfigError, ModelConfig, config_from_dict, parse_overrides
+from spotifier.models.config import (
+    ConfigError,
+    ModelConfig,
+    config_from_dict,
+    parse_overrides,
+    with_overrides,
+)
 from spotifier.models.topk import Scores, as_block, row_top_k
 
 __all__ = [
@@ -71,6 +77,9 @@ class Recommender(ABC):
     scores_pairs: ClassVar[bool] = False
     #: A slow model is evaluated on a sample of at most this many queries (None: all of them).
     max_eval_queries: ClassVar[int | None] = None
+    #: Settings read only at query time, which a fitted model may take new values for
+    #: (`with_query_settings`; `spotifier serve --set MODEL.KEY=VALUE`). None by default.
+    query_settings: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, config: ModelConfig | None = None) -> None:
         self.config = config if config is not None else self.config_class()
@@ -124,6 +133,26 @@ class Recommender(ABC):
     @property
     def is_fitted(self) -> bool:
         return self.n_tracks > 0
+
+    def with_query_settings(self, pairs: Sequence[str]) -> Self:
+        """This fitted model answering with `key=value` settings changed, only those in
+        `query_settings` (read and checked as training settings are); returns the model.
+
+        Nothing is saved: the files keep the settings the model was trained with."""
+        fixed = sorted({p.split("=", 1)[0].strip() for p in pairs} - self.query_settings)
+        if fixed:
+            allowed = ", ".join(sorted(self.query_settings)) or "none"
+            raise InvalidInputError(
+                f"{self.name}: {', '.join(fixed)} cannot change once the model is trained "
+                f"(settings it takes at query time: {allowed})"
+            )
+        if pairs:
+            self.config = with_overrides(self.config, pairs, owner=self.name)
+            self._query_settings_changed()
+        return self
+
+    def _query_settings_changed(self) -> None:
+        """Rebuild what depends on the `query_settings` after `with_query_settings`."""
 
     # ----------------------------------------------------------------- the public contract
     def recommend(self, queries: Sequence[Query], k: int = 500) -> Recommendations:

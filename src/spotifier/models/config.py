@@ -25,7 +25,7 @@ import types
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from spotifier.errors import InvalidInputError
 
@@ -256,6 +256,9 @@ def config_from_dict(config_class: type[ModelConfig], values: Mapping[str, Any])
     return config_class(**values)
 
 
+_C = TypeVar("_C", bound="ModelConfig")
+
+
 def parse_overrides(
     config_class: type[ModelConfig], pairs: Sequence[str], owner: str | None = None
 ) -> ModelConfig:
@@ -275,8 +278,34 @@ def parse_overrides(
     ...
     spotifier.models.config.ConfigError: demo: k='seven' is not allowed; k must be an integer >= 1
     """
-    specs = _specs(config_class)
     label = owner or config_class.__name__
+    values = _values(config_class, pairs, label)
+    try:
+        return config_class(**values)
+    except ConfigError as exc:
+        raise exc.named(label) from None
+
+
+def with_overrides(config: _C, pairs: Sequence[str], owner: str | None = None) -> _C:
+    """`config` with `key=value` strings applied, read and checked as `parse_overrides` does.
+
+    >>> @dataclass(frozen=True)
+    ... class C(ModelConfig):
+    ...     k: PositiveInt = 5
+    >>> with_overrides(C(k=9, seed=3), ["k=7"]).k, with_overrides(C(k=9, seed=3), ["k=7"]).seed
+    (7, 3)
+    """
+    label = owner or type(config).__name__
+    values = _values(type(config), pairs, label)
+    try:
+        return dataclasses.replace(config, **values)
+    except ConfigError as exc:
+        raise exc.named(label) from None
+
+
+def _values(config_class: type[ModelConfig], pairs: Sequence[str], label: str) -> dict[str, Any]:
+    """Each `key=value` string's field and its value read as the field's type."""
+    specs = _specs(config_class)
     values: dict[str, Any] = {}
     for pair in pairs:
         if "=" not in pair:
@@ -287,10 +316,7 @@ def parse_overrides(
                 f"unknown setting '{key}' for {label}; known: {', '.join(sorted(specs))}"
             )
         values[key] = _read(specs[key], raw, label)
-    try:
-        return config_class(**values)
-    except ConfigError as exc:
-        raise exc.named(label) from None
+    return values
 
 
 def _read(spec: _Spec, raw: str, owner: str) -> Any:

@@ -29,7 +29,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from spotifier import store
@@ -49,20 +49,27 @@ Stamp = tuple[bytes, bytes | None]
 
 
 def load_served(
-    home: Home, name: str, split: str | None, title: Recommender | None = None
+    home: Home,
+    name: str,
+    split: str | None,
+    title: Recommender | None = None,
+    settings: Sequence[str] = (),
 ) -> ServedModel:
-    """The saved model `name` in its fallback chain, read from disk (never trained).
+    """The saved model `name` in its fallback chain, read from disk (never trained), answering
+    with the query-time `settings` (`KEY=VALUE`, as `serve --set` gave them).
 
     `title`: the title model to reuse (when only the primary changed); else it is read too.
     """
     started = time.perf_counter()
     meta = persist.read_meta(home, name, split)
     parts = chain_models(name)
-    primary = persist.load(home, name, split)
+    primary = persist.load(home, name, split).with_query_settings(settings)
     if len(parts) > 1 and title is None:
         title = persist.load(home, parts[1], split)
     chain = FallbackChain(primary, title if len(parts) > 1 else None)
-    return ServedModel(name, chain, meta, load_seconds=time.perf_counter() - started)
+    return ServedModel(
+        name, chain, meta, load_seconds=time.perf_counter() - started, settings=tuple(settings)
+    )
 
 
 class Watcher:
@@ -150,7 +157,13 @@ class Watcher:
         same_title = current is not None and current[1] == stamp[1]
         before = self.service.tracks
         try:
-            new = load_served(home, name, split, old.chain.title if same_title else None)
+            new = load_served(
+                home,
+                name,
+                split,
+                old.chain.title if same_title else None,
+                self.service.settings.get(name, ()),
+            )
             tracks = self.service.refreshed_tracks(new, lambda: store.load_catalog(home))
             if self._stamp(name) != stamp:
                 return False  # replaced while loading: load the newest next round

@@ -27,7 +27,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -208,9 +208,10 @@ def run_workers(
     log_level: str = "info",
     app_options: dict[str, Any] | None = None,
     timeouts: Timeouts = DEFAULT_TIMEOUTS,
+    settings: Mapping[str, Sequence[str]] | None = None,
 ) -> None:
     """Serve with `workers` processes, each loading the models once (memory x workers), with
-    the same `timeouts` (the body's goes to each worker's app).
+    the same `timeouts` (the body's goes to each worker's app) and query-time `settings`.
 
     The models must already be saved (`ensure_trained`). Each worker listens on its own
     SO_REUSEPORT socket and the kernel hands each new connection to one of them (with one shared
@@ -227,6 +228,7 @@ def run_workers(
     check_host(host, allow_remote)
     check_port(port)
     spec: dict[str, Any] = {"home": str(home.root), "models": list(models), "split": split}
+    spec["settings"] = {name: list(pairs) for name, pairs in (settings or {}).items()}
     spec["options"] = {**(app_options or {}), "body_timeout": timeouts.body}
     spec["timeouts"] = dataclasses.asdict(timeouts)
     if not hasattr(socket, "SO_REUSEPORT"):  # pragma: no cover - Windows
@@ -416,7 +418,8 @@ def _app(spec: dict[str, Any]) -> Any:
     set_quiet(True)
     threadpool_limits(limits=1)
     compile_on_load()  # as `spotifier serve` does: a fresh (spawned) process starts without it
-    service = Service.from_home(Home(Path(spec["home"])), spec["models"], spec["split"])
+    home = Home(Path(spec["home"]))
+    service = Service.from_home(home, spec["models"], spec["split"], spec.get("settings"))
     return create_app(service, **spec.get("options", {}))
 
 

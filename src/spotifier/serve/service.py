@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -68,6 +68,8 @@ class ServedModel:
     #: Seconds it took to load (None: not measured), and when it was loaded (Unix time).
     load_seconds: float | None = None
     loaded_at: float = field(default_factory=time.time)
+    #: The query-time settings it answers with instead of its trained ones (`serve --set`).
+    settings: tuple[str, ...] = ()
 
     @property
     def version(self) -> str:
@@ -93,6 +95,7 @@ class ServedModel:
             "n_playlists": self.meta.get("n_playlists"),
             "n_tracks": self.chain.primary.n_tracks,
             "split": self.meta.get("split"),
+            "settings": list(self.settings),
         }
 
 
@@ -137,6 +140,40 @@ def ensure_trained(home: Home, names: Sequence[str], split: str | None = None) -
     return names
 
 
+def parse_settings(pairs: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """`MODEL.KEY=VALUE` strings (`serve --set`) as `KEY=VALUE` strings per model name.
+
+    >>> parse_settings(["hybrid.candidates=200", "hybrid.cascade_keep=300"])
+    {'hybrid': ('candidates=200', 'cascade_keep=300')}
+    """
+    out: dict[str, list[str]] = {}
+    for pair in pairs:
+        target, _, value = pair.partition("=")
+        name, dot, key = target.strip().partition(".")
+        if not (dot and name and key.strip() and _):
+            raise InvalidInputError(
+                f"--set expects MODEL.KEY=VALUE (e.g. hybrid.candidates=200), got '{pair}'"
+            )
+        out.setdefault(name, []).append(f"{key.strip()}={value.strip()}")
+    return {name: tuple(values) for name, values in out.items()}
+
+
+def check_settings(
+    settings: Mapping[str, Sequence[str]], names: Sequence[str]
+) -> dict[str, tuple[str, ...]]:
+    """`settings` checked before any model is loaded: each for a served model, each a setting
+    that model takes at query time, each value of the right type and range."""
+    for name in names:
+        registry.model_class(name)  # unknown names fail before any loading
+    for name, pairs in settings.items():
+        if name not in names:
+            raise InvalidInputError(
+                f"--set {name}.{pairs[0]}: {name} is not served (served: {', '.join(names)})"
+            )
+        registry.model_class(name)().with_query_settings(pairs)  # keys, types and ranges
+    return {name: tuple(pairs) for name, pairs in settings.items()}
+
+
 def check_fits(served: ServedModel, catalog: Catalog) -> None:
     """Refuse a model that knows tracks `catalog` does not (trained on another store)."""
     n_tracks = served.chain.primary.n_tracks
@@ -161,6 +198,8 @@ class Service:
             check_fits(served, catalog)
         #: Where the models were loaded from (home, split), for hot reload; None when built here.
         self.source: tuple[Home, str | None] | None = None
+        #: Query-time settings per model name, applied again to every reloaded version.
+        self.settings: dict[str, tuple[str, ...]] = {}
         #: Called with the size of every scoring call (the metrics' batch-size histogram).
         self.on_batch: Callable[[int], None] | None = None
         #: Names, JSON fragments and the search index, in the default model's popularity order.
@@ -180,22 +219,40 @@ class Service:
         return self.tracks.index
 
     @classmethod
-    def from_home(cls, home: Home, names: Sequence[str] = (), split: str | None = None) -> Service:
-        """Load (or train, for the documented default) the models and the catalogue once."""
+    def from_home(
+        cls,
+        home: Home,
+        names: Sequence[str] = (),
+        split: str | None = None,
+        settings: Mapping[str, Sequence[str]] | None = None,
+    ) -> Service:
+        """Load (or train, for the documented default) the models and the catalogue once.
+
+        `settings`: query-time settings per served model name (`check_settings`), applied after
+        each load and again after every hot reload."""
         from spotifier import store
 
         names = list(dict.fromkeys(names)) or default_model_names(home, split)
-        for name in names:
-            registry.model_class(name)  # unknown names fail before any loading
+        settings = check_settings(settings or {}, names)
         catalog = store.load_catalog(home)
         served = []
         for name in names:
             started = time.perf_counter()
             chain = persist.load_chain(home, name, split)
             meta = persist.read_meta(home, name, split)  # after: load_chain may train it first
-            served.append(ServedModel(name, chain, meta, time.perf_counter() - started))
+            chain.primary.with_query_settings(settings.get(name, ()))
+            served.append(
+                ServedModel(
+                    name,
+                    chain,
+                    meta,
+                    time.perf_counter() - started,
+                    settings=tuple(settings.get(name, ())),
+                )
+            )
         service = cls(catalog, served)
         service.source = (home, split)
+        service.settings = settings
         return service
 
     def refreshed_tracks(

@@ -25,6 +25,7 @@ LightGBM's text format (no pickle).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -54,6 +55,11 @@ class Hybrid(Recommender):
     name = "hybrid"
     config_class = HybridConfig
     handles_titles: ClassVar[bool] = True
+    #: Read only at query time: a served hybrid may answer with fewer candidates or a lighter
+    #: cascade than it was trained with (docs/hybrid.md measures what that costs).
+    query_settings: ClassVar[frozenset[str]] = frozenset(
+        {"candidates", "album_candidates", "cascade_trees", "cascade_keep"}
+    )
     config: HybridConfig
 
     def __init__(self, config: ModelConfig | None = None) -> None:
@@ -67,6 +73,19 @@ class Hybrid(Recommender):
         # The data's track -> artist / album maps (-1: unknown), kept for the side facts.
         self.track_artist = np.zeros(0, dtype=np.int32)
         self.track_album = np.zeros(0, dtype=np.int32)
+
+    def _query_settings_changed(self) -> None:
+        cfg = self.config
+        if self.side is not None:
+            self.side = replace(self.side, album_candidates=cfg.album_candidates)
+        if self.reranker is not None:
+            booster = self.reranker.booster
+            if cfg.cascade_trees != self.reranker.cascade_trees:  # other spans to compile
+                from spotifier.models.ranker_native import NativeRanker, native_ranker
+
+                raw = booster.booster if isinstance(booster, NativeRanker) else booster
+                booster = native_ranker(raw, [cfg.cascade_trees])
+            self.reranker = Reranker(booster, cfg.cascade_trees, cfg.cascade_keep)
 
     @property
     def generators(self) -> list[Recommender]:

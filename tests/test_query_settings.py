@@ -1,0 +1,141 @@
+"""Query-time settings: a loaded model answering with settings other than its trained ones
+(`Recommender.with_query_settings`, `spotifier serve --set MODEL.KEY=VALUE`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from spotifier.data import Query
+from spotifier.errors import InvalidInputError
+from spotifier.models import create, registry
+from spotifier.models.config import ConfigError
+
+pytest.importorskip("lightgbm")
+
+#: A hybrid small enough to fit in seconds, whose cascade and depths bite.
+SMALL = [
+    "generators=item-knn,title,popularity",
+    "candidates=40",
+    "val_playlists=150",
+    "n_estimators=40",
+    "negatives=20",
+    "cascade_trees=10",
+    "cascade_keep=20",
+]
+LIGHT = ["candidates=8", "album_candidates=0", "cascade_trees=5", "cascade_keep=6"]
+
+
+@pytest.fixture(scope="module")
+def hybrid_home(tmp_path_factory: pytest.TempPathFactory):
+    from spotifier.models import persist
+    from spotifier.serve.testing import build_home
+
+    home = build_home(tmp_path_factory.mktemp("settings"), playlists=400, models=("title",))
+    persist.train(home, "hybrid", overrides=SMALL)
+    return home
+
+
+def queries(home, n: int = 40) -> list[Query]:
+    from spotifier import store
+
+    inter = store.load_interactions(home)
+    rows = np.flatnonzero(inter.lengths() >= 12)[:n]
+    return [Query(seeds=inter.playlist(r)[:10].astype(np.int64)) for r in rows]
+
+
+def lists(model, qs: list[Query]) -> list[tuple[list[int], list[float]]]:
+    recs = model.recommend(qs, k=30)
+    return [(recs.row(i)[0].tolist(), recs.row(i)[1].tolist()) for i in range(len(qs))]
+
+
+def test_a_loaded_hybrid_answers_with_query_settings_and_back(hybrid_home) -> None:
+    from spotifier.models import persist
+
+    model = persist.load(hybrid_home, "hybrid")
+    qs = queries(hybrid_home)
+    trained = lists(model, qs)
+    assert model.with_query_settings(LIGHT) is model
+    assert (model.config.candidates, model.side.album_candidates) == (8, 0)
+    assert (model.reranker.cascade_trees, model.reranker.cascade_keep) == (5, 6)
+    assert model.config.n_estimators == 40  # the rest as trained
+    light = lists(model, qs)
+    assert light != trained  # fewer candidates, a shorter cascade: other lists
+    model.with_query_settings([*SMALL[1:2], "album_candidates=200", *SMALL[-2:]])
+    assert lists(model, qs) == trained  # the trained settings again: the trained lists
+    assert lists(persist.load(hybrid_home, "hybrid"), qs) == trained  # nothing saved changed
+
+
+def test_settings_fixed_at_training_are_refused_by_name() -> None:
+    hybrid = create("hybrid")
+    with pytest.raises(InvalidInputError, match="n_estimators cannot change") as err:
+        hybrid.with_query_settings(["n_estimators=10", "candidates=10"])
+    assert "cascade_keep" in str(err.value)  # says which settings it does take
+    with pytest.raises(ConfigError, match="candidates"):
+        hybrid.with_query_settings(["candidates=0"])
+    with pytest.raises(InvalidInputError, match="at query time: none"):
+        create("item-knn").with_query_settings(["neighbours=5"])
+    assert hybrid.config.candidates == 400  # nothing applied from a refused call
+
+
+@pytest.mark.parametrize("name", registry.model_names())
+def test_every_models_query_settings_are_its_own_settings(name: str) -> None:
+    from spotifier.models.config import _specs
+
+    klass = registry.model_class(name)
+    assert klass.query_settings <= set(_specs(klass.config_class))
+    model = klass()
+    assert model.with_query_settings([]) is model
+
+
+def test_serve_set_parses_and_checks_before_loading(hybrid_home, monkeypatch) -> None:
+    from spotifier import progress
+    from spotifier.cli import app
+    from spotifier.serve import run
+
+    monkeypatch.setattr(progress, "_quiet", progress._quiet)  # restored after: serve sets it
+    apps: list = []
+    monkeypatch.setattr(run, "run", lambda app, *args, **kwargs: apps.append(app))
+    base = ["--home", str(hybrid_home.root), "serve", "--model", "hybrid"]
+    for bad, says in [
+        (["--set", "candidates=8"], "MODEL.KEY=VALUE"),
+        (["--set", "item-knn.neighbours=5"], "item-knn is not served"),
+        (["--set", "hybrid.n_estimators=5"], "n_estimators cannot change"),
+        (["--set", "hybrid.candidates=-1"], "candidates"),
+    ]:
+        result = CliRunner().invoke(app, [*base, *bad])
+        # one clear error, exit 2 (`spotifier.cli.main` maps the error to its exit code)
+        assert isinstance(result.exception, InvalidInputError), result.output
+        assert result.exception.exit_code == 2 and says in str(result.exception)
+    assert apps == []
+    sets = [arg for pair in LIGHT for arg in ("--set", f"hybrid.{pair}")]
+    result = CliRunner().invoke(app, [*base, *sets])
+    assert result.exit_code == 0, result.output
+    (served,) = apps
+    service = served.state.service
+    try:
+        assert service.models_info()[0]["settings"] == LIGHT
+        assert service.models["hybrid"].chain.primary.config.candidates == 8
+        assert service.settings == {"hybrid": tuple(LIGHT)}
+    finally:
+        served.state.watcher.stop()
+
+
+def test_a_worker_and_a_reload_apply_the_settings_too(hybrid_home, monkeypatch) -> None:
+    import threadpoolctl
+
+    from spotifier import progress
+    from spotifier.serve import run
+    from spotifier.serve.reload import load_served
+
+    monkeypatch.setattr(progress, "_quiet", progress._quiet)
+    monkeypatch.setattr(threadpoolctl, "threadpool_limits", lambda limits: None)
+    spec = {"home": str(hybrid_home.root), "models": ["hybrid"], "split": None}
+    served = run._app({**spec, "settings": {"hybrid": LIGHT}})
+    try:
+        assert served.state.service.models["hybrid"].chain.primary.config.candidates == 8
+    finally:
+        served.state.watcher.stop()
+    again = load_served(hybrid_home, "hybrid", None, settings=LIGHT)  # what a reload runs
+    assert again.chain.primary.config.cascade_keep == 6 and again.settings == tuple(LIGHT)
