@@ -139,3 +139,38 @@ def test_a_worker_and_a_reload_apply_the_settings_too(hybrid_home, monkeypatch) 
         served.state.watcher.stop()
     again = load_served(hybrid_home, "hybrid", None, settings=LIGHT)  # what a reload runs
     assert again.chain.primary.config.cascade_keep == 6 and again.settings == tuple(LIGHT)
+
+
+def test_a_running_server_answers_with_its_settings_and_refuses_a_bad_one(
+    hybrid_home, tmp_path
+) -> None:
+    """`spotifier serve --set` in a real process: /v1/models lists the settings and the
+    continuations are the lighter hybrid's; a bad setting exits 2 before anything loads."""
+    import subprocess
+    import sys
+
+    import httpx
+
+    from spotifier import store
+    from spotifier.models import persist
+    from spotifier.serve.testing import serve_process
+
+    sets = [arg for pair in LIGHT for arg in ("--set", f"hybrid.{pair}")]
+    catalog = store.load_catalog(hybrid_home)
+    seeds = queries(hybrid_home, 1)[0].seeds
+    light = persist.load(hybrid_home, "hybrid").with_query_settings(LIGHT)
+    want = light.recommend([Query(seeds=seeds)], k=20).row(0)[0]
+    with serve_process(hybrid_home, ["--model", "hybrid", *sets], tmp_path / "s.log") as (_, url):
+        (info,) = httpx.get(f"{url}/v1/models", timeout=30).json()["models"]
+        assert info["settings"] == LIGHT
+        body = {"tracks": catalog.track_uris[seeds].tolist(), "k": 20}
+        got = httpx.post(f"{url}/v1/continuations", json=body, timeout=60).json()
+        assert [item["uri"] for item in got["items"]] == catalog.track_uris[want].tolist()
+    command = [sys.executable, "-m", "spotifier", "--home", str(hybrid_home.root), "serve"]
+    bad = subprocess.run(
+        [*command, "--model", "hybrid", "--set", "hybrid.num_leaves=7"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and "num_leaves cannot change" in bad.stderr

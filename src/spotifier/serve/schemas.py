@@ -82,6 +82,11 @@ class ModelInfo(BaseModel):
     n_playlists: int | None
     n_tracks: int
     split: str | None
+    settings: list[str] = Field(
+        default_factory=list,
+        description="Query-time settings it answers with instead of its trained ones "
+        "(`spotifier serve --set`), as KEY=VALUE.",
+    )
 
 
 class ModelsResponse(BaseModel):
