@@ -40,6 +40,38 @@ def tiny_world() -> TrainingData:
     return make_tiny_world()
 
 
+#: A hybrid small enough to fit in seconds, with a cascade that bites: 10 trees for every
+#: candidate, the other 30 for each query's best 20.
+SMALL_HYBRID = (
+    "generators=item-knn,title,popularity",
+    "candidates=40",
+    "val_playlists=150",
+    "n_estimators=40",
+    "negatives=20",
+    "cascade_trees=10",
+    "cascade_keep=20",
+)
+
+
+@pytest.fixture(scope="session")
+def small_hybrid() -> list[str]:
+    """`SMALL_HYBRID`'s settings, as `--set` / `create` take them."""
+    return list(SMALL_HYBRID)
+
+
+@pytest.fixture(scope="session")
+def hybrid_home(tmp_path_factory: pytest.TempPathFactory, small_hybrid: list[str]):
+    """A home with a small saved hybrid (and its title fallback), built by the real pipeline;
+    shared read-only by the tests that load or serve it."""
+    pytest.importorskip("lightgbm")
+    from spotifier.models import persist
+    from spotifier.serve.testing import build_home
+
+    home = build_home(tmp_path_factory.mktemp("hybrid-home"), playlists=400, models=("title",))
+    persist.train(home, "hybrid", overrides=small_hybrid)
+    return home
+
+
 def run_spotifier(
     home: Path | str, *args: str, timeout: float = 300, expect: int = 0
 ) -> subprocess.CompletedProcess[str]:

@@ -14,27 +14,7 @@ from spotifier.models.config import ConfigError
 
 pytest.importorskip("lightgbm")
 
-#: A hybrid small enough to fit in seconds, whose cascade and depths bite.
-SMALL = [
-    "generators=item-knn,title,popularity",
-    "candidates=40",
-    "val_playlists=150",
-    "n_estimators=40",
-    "negatives=20",
-    "cascade_trees=10",
-    "cascade_keep=20",
-]
 LIGHT = ["candidates=8", "album_candidates=0", "cascade_trees=5", "cascade_keep=6"]
-
-
-@pytest.fixture(scope="module")
-def hybrid_home(tmp_path_factory: pytest.TempPathFactory):
-    from spotifier.models import persist
-    from spotifier.serve.testing import build_home
-
-    home = build_home(tmp_path_factory.mktemp("settings"), playlists=400, models=("title",))
-    persist.train(home, "hybrid", overrides=SMALL)
-    return home
 
 
 def queries(home, n: int = 40) -> list[Query]:
@@ -50,7 +30,7 @@ def lists(model, qs: list[Query]) -> list[tuple[list[int], list[float]]]:
     return [(recs.row(i)[0].tolist(), recs.row(i)[1].tolist()) for i in range(len(qs))]
 
 
-def test_a_loaded_hybrid_answers_with_query_settings_and_back(hybrid_home) -> None:
+def test_a_loaded_hybrid_answers_with_query_settings_and_back(hybrid_home, small_hybrid) -> None:
     from spotifier.models import persist
 
     model = persist.load(hybrid_home, "hybrid")
@@ -62,7 +42,7 @@ def test_a_loaded_hybrid_answers_with_query_settings_and_back(hybrid_home) -> No
     assert model.config.n_estimators == 40  # the rest as trained
     light = lists(model, qs)
     assert light != trained  # fewer candidates, a shorter cascade: other lists
-    model.with_query_settings([*SMALL[1:2], "album_candidates=200", *SMALL[-2:]])
+    model.with_query_settings([*small_hybrid[1:2], "album_candidates=200", *small_hybrid[-2:]])
     assert lists(model, qs) == trained  # the trained settings again: the trained lists
     assert lists(persist.load(hybrid_home, "hybrid"), qs) == trained  # nothing saved changed
 

@@ -17,18 +17,6 @@ from spotifier.models import ranker_native as rn
 pytest.importorskip("lleaves")
 lightgbm = pytest.importorskip("lightgbm")
 
-#: A hybrid small enough to fit in seconds, with a cascade that bites: 10 trees for every
-#: candidate, the other 30 for each query's best 20.
-SMALL = [
-    "generators=item-knn,title,popularity",
-    "candidates=40",
-    "val_playlists=150",
-    "n_estimators=40",
-    "negatives=20",
-    "cascade_trees=10",
-    "cascade_keep=20",
-]
-
 
 def three_tastes(n_playlists: int = 300) -> TrainingData:
     """Playlists drawn from one of three 30-track tastes, titled by taste, head-heavy."""
@@ -176,10 +164,10 @@ class Counted:
 
 
 def test_a_loaded_hybrid_gives_the_same_lists_with_compiled_trees(
-    tmp_path, compiling, monkeypatch
+    tmp_path, compiling, monkeypatch, small_hybrid
 ) -> None:
     world = three_tastes()
-    model = create("hybrid", SMALL).fit(world)
+    model = create("hybrid", small_hybrid).fit(world)
     model.save(tmp_path)
     monkeypatch.setenv("SPOTIFIER_NATIVE_RANKER", "0")
     plain = registry.load(tmp_path)
@@ -209,17 +197,6 @@ def test_a_loaded_hybrid_gives_the_same_lists_with_compiled_trees(
     # The cascade's two spans did the scoring: every candidate, then each query's best 20.
     spans = made[0].spans
     assert spans[(0, 10)].rows > spans[(10, 40)].rows > 0
-
-
-@pytest.fixture(scope="module")
-def hybrid_home(tmp_path_factory: pytest.TempPathFactory):
-    """A home with a small saved hybrid (and its title fallback), built by the real pipeline."""
-    from spotifier.models import persist
-    from spotifier.serve.testing import build_home
-
-    home = build_home(tmp_path_factory.mktemp("native"), playlists=400, models=("title",))
-    persist.train(home, "hybrid", overrides=SMALL)
-    return home
 
 
 def test_a_hybrid_loaded_in_a_plain_process_is_not_compiled(hybrid_home) -> None:
