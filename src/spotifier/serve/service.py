@@ -148,9 +148,9 @@ def parse_settings(pairs: Sequence[str]) -> dict[str, tuple[str, ...]]:
     """
     out: dict[str, list[str]] = {}
     for pair in pairs:
-        target, _, value = pair.partition("=")
+        target, equals, value = pair.partition("=")
         name, dot, key = target.strip().partition(".")
-        if not (dot and name and key.strip() and _):
+        if not (dot and name and key.strip() and equals):
             raise InvalidInputError(
                 f"--set expects MODEL.KEY=VALUE (e.g. hybrid.candidates=200), got '{pair}'"
             )
