@@ -154,3 +154,18 @@ def test_a_running_server_answers_with_its_settings_and_refuses_a_bad_one(
         timeout=120,
     )
     assert bad.returncode == 2 and "num_leaves cannot change" in bad.stderr
+
+
+def test_models_marks_the_settings_a_trained_model_takes_at_query_time() -> None:
+    from spotifier.cli import app
+
+    described = registry.describe("hybrid")["hybrid"]["settings"]
+    assert {k for k, s in described.items() if s["query_time"]} == set(
+        registry.model_class("hybrid").query_settings
+    )
+    result = CliRunner().invoke(app, ["models", "hybrid"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "candidates *" in result.output and "n_estimators *" not in result.output
+    assert "spotifier serve --set hybrid.KEY=VALUE" in result.output
+    plain = CliRunner().invoke(app, ["models", "item-knn"], env={"COLUMNS": "200"})
+    assert " *" not in plain.output and "--set" not in plain.output

@@ -159,8 +159,15 @@ def register(app: typer.Typer) -> None:
                 continue
             table = Table("setting", "default", "allowed", "meaning", show_lines=True)
             for key, setting in entry["settings"].items():
-                table.add_row(key, str(setting["default"]), setting["allowed"], setting["doc"])
+                shown = f"{key} *" if setting["query_time"] else key
+                table.add_row(shown, str(setting["default"]), setting["allowed"], setting["doc"])
             console.print(table)
+            if any(setting["query_time"] for setting in entry["settings"].values()):
+                console.print(
+                    f"* read at query time: `spotifier serve --set {name}.KEY=VALUE` serves the "
+                    "trained model with another value",
+                    highlight=False,
+                )
 
     @app.command()
     def recommend(

@@ -115,7 +115,8 @@ def load(path: Path) -> Recommender:
 
 def describe(name: str | None = None, settings: bool = True) -> dict[str, dict[str, Any]]:
     """Every registered model (or just `name`): available here or the extra it needs, and with
-    `settings` each setting's default, allowed values and meaning (its docstring)."""
+    `settings` each setting's default, allowed values, meaning (its docstring) and whether a
+    trained model takes a new value for it at query time (`spotifier serve --set`)."""
     names = list(_MODELS) if name is None else [name]
     if name is not None and _entry(name) is None:
         model_class(name)  # the unknown-model error
@@ -129,7 +130,8 @@ def describe(name: str | None = None, settings: bool = True) -> dict[str, dict[s
             continue
         out[each] = {"available": True}
         if settings:
-            config_class = model_class(each).config_class
+            klass = model_class(each)
+            config_class = klass.config_class
             docs = field_docs(config_class)
             defaults = dataclasses.asdict(config_class())
             out[each]["settings"] = {
@@ -137,6 +139,7 @@ def describe(name: str | None = None, settings: bool = True) -> dict[str, dict[s
                     "default": value,
                     "allowed": allowed(config_class, key),
                     "doc": docs.get(key, ""),
+                    "query_time": key in klass.query_settings,
                 }
                 for key, value in defaults.items()
             }
