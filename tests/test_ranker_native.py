@@ -232,3 +232,26 @@ def test_spotifier_serve_compiles_the_rankers_it_loads(hybrid_home, path, monkey
     assert isinstance(booster, rn.NativeRanker)
     assert booster.wait(300) and booster.spans  # compiled (a bound on the wait, not a timing)
     served.state.watcher.stop()
+
+
+def test_a_cancelled_ranker_compiles_no_further_span(booster) -> None:
+    ranker = rn.NativeRanker(booster, [(0, 10), (10, 40)])
+    ranker.cancel()
+    ranker.compile()
+    assert ranker.spans == {} and ranker.wait(0)
+
+
+def test_a_changed_cascade_compiles_its_own_spans_and_cancels_the_old(
+    hybrid_home, compiling
+) -> None:
+    from spotifier.models import persist
+
+    hybrid = persist.load(hybrid_home, "hybrid")
+    old = hybrid.reranker.booster
+    assert isinstance(old, rn.NativeRanker)
+    hybrid.with_query_settings(["cascade_trees=5"])
+    new = hybrid.reranker.booster
+    assert old._cancelled.is_set() and new is not old
+    assert new.wait(300) and set(new.spans) == {(0, 5), (5, 40)}
+    hybrid.with_query_settings(["cascade_keep=30"])  # same trees: the same compiled ranker
+    assert hybrid.reranker.booster is new and hybrid.reranker.cascade_keep == 30

@@ -66,6 +66,7 @@ class NativeRanker:
         self.wanted = list(spans)
         self.spans: dict[tuple[int, int], Any] = {}  # (first iteration, end) -> lleaves model
         self.done = threading.Event()
+        self._cancelled = threading.Event()
 
     def __getattr__(self, name: str) -> Any:
         if name == "booster":  # not set yet (e.g. while copying): no recursion
@@ -101,10 +102,13 @@ class NativeRanker:
         return np.asarray(compiled.predict(x, n_jobs=max(1, num_threads)))
 
     def compile(self) -> None:
-        """Compile and check every wanted span in turn (the first check that fails stops it)."""
+        """Compile and check every wanted span in turn (the first check that fails stops it, and
+        so does `cancel`, between two spans)."""
         try:
             probe = probe_rows(self.booster)
             for start, end in self.wanted:
+                if self._cancelled.is_set():
+                    return
                 compiled = compile_span(self.booster, start, end)
                 expected = self.booster.predict(
                     probe, start_iteration=start, num_iteration=end - start
@@ -123,6 +127,11 @@ class NativeRanker:
             log.warning("could not compile the ranker (%s): LightGBM answers", exc)
         finally:
             self.done.set()
+
+    def cancel(self) -> None:
+        """Compile no further span (one being compiled is finished): the trees are no longer
+        asked for in these spans (e.g. a served hybrid's cascade was changed)."""
+        self._cancelled.set()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until compiling is over (True) or `timeout` seconds passed (False)."""

@@ -83,7 +83,10 @@ class Hybrid(Recommender):
             if cfg.cascade_trees != self.reranker.cascade_trees:  # other spans to compile
                 from spotifier.models.ranker_native import NativeRanker, native_ranker
 
-                raw = booster.booster if isinstance(booster, NativeRanker) else booster
+                raw = booster
+                if isinstance(booster, NativeRanker):
+                    booster.cancel()  # its spans are no longer asked for
+                    raw = booster.booster
                 booster = native_ranker(raw, [cfg.cascade_trees])
             self.reranker = Reranker(booster, cfg.cascade_trees, cfg.cascade_keep)
 
