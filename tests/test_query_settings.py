@@ -56,6 +56,8 @@ def test_settings_fixed_at_training_are_refused_by_name() -> None:
         hybrid.with_query_settings(["candidates=0"])
     with pytest.raises(InvalidInputError, match="at query time: none"):
         create("item-knn").with_query_settings(["neighbours=5"])
+    with pytest.raises(InvalidInputError, match="unknown setting 'canddates'"):
+        hybrid.with_query_settings(["canddates=10"])  # a typo is not called a fixed setting
     assert hybrid.config.candidates == 400  # nothing applied from a refused call
 
 
@@ -169,3 +171,22 @@ def test_models_marks_the_settings_a_trained_model_takes_at_query_time() -> None
     assert "spotifier serve --set hybrid.KEY=VALUE" in result.output
     plain = CliRunner().invoke(app, ["models", "item-knn"], env={"COLUMNS": "200"})
     assert " *" not in plain.output and "--set" not in plain.output
+
+
+def test_a_hot_reload_serves_the_new_version_with_the_same_settings(hybrid_home, tmp_path) -> None:
+    import json
+    import shutil
+
+    from spotifier.home import Home
+    from spotifier.serve import Service
+    from spotifier.serve.reload import Watcher
+
+    home = Home(shutil.copytree(hybrid_home.root, tmp_path / "home"))
+    service = Service.from_home(home, ["hybrid"], None, {"hybrid": LIGHT})
+    watcher = Watcher(service, interval=0)
+    meta = home.root / "models" / "hybrid" / "meta.json"  # a new version, as a retrain writes
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "trained_at": "2099-01-01"}))
+    assert watcher.check() == ["hybrid"]
+    served = service.models["hybrid"]
+    assert served.version.startswith("2099-01-01") and served.settings == tuple(LIGHT)
+    assert served.chain.primary.config.candidates == 8

@@ -134,7 +134,7 @@ def register(app: typer.Typer) -> None:
         from spotifier.models.ranker_native import compile_on_load
         from spotifier.serve import Service, create_app
         from spotifier.serve.run import run, run_workers
-        from spotifier.serve.service import check_settings, default_model_names, ensure_trained
+        from spotifier.serve.service import ensure_trained
 
         compile_on_load()  # a server lives long enough to win back compiling its rankers
         home = home_of(ctx)
@@ -149,9 +149,7 @@ def register(app: typer.Typer) -> None:
         guard = f"; {len(keys)} API key(s)" if keys is not None else ""
         shown = "localhost" if host in ("127.0.0.1", "::1") else host
         if workers > 1:
-            names = list(dict.fromkeys(model)) or default_model_names(home, split)
-            check_settings(per_model, names)  # before any training or loading
-            names = ensure_trained(home, names, split)
+            names = ensure_trained(home, model, split, per_model)  # settings checked first
             set_quiet(True)
             note(
                 f"serving {', '.join(names)} with {workers} workers{guard}: open "

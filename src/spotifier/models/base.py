@@ -139,6 +139,9 @@ class Recommender(ABC):
         `query_settings` (read and checked as training settings are); returns the model.
 
         Nothing is saved: the files keep the settings the model was trained with."""
+        if not pairs:
+            return self
+        config = with_overrides(self.config, pairs, owner=self.name)  # unknown keys, bad values
         fixed = sorted({p.split("=", 1)[0].strip() for p in pairs} - self.query_settings)
         if fixed:
             allowed = ", ".join(sorted(self.query_settings)) or "none"
@@ -146,9 +149,8 @@ class Recommender(ABC):
                 f"{self.name}: {', '.join(fixed)} cannot change once the model is trained "
                 f"(settings it takes at query time: {allowed})"
             )
-        if pairs:
-            self.config = with_overrides(self.config, pairs, owner=self.name)
-            self._query_settings_changed()
+        self.config = config
+        self._query_settings_changed()
         return self
 
     def _query_settings_changed(self) -> None:

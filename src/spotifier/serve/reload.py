@@ -162,7 +162,7 @@ class Watcher:
                 name,
                 split,
                 old.chain.title if same_title else None,
-                self.service.settings.get(name, ()),
+                old.settings,
             )
             tracks = self.service.refreshed_tracks(new, lambda: store.load_catalog(home))
             if self._stamp(name) != stamp:

@@ -132,10 +132,17 @@ def default_model_names(home: Home, split: str | None = None) -> list[str]:
     return ["item-knn" if "item-knn" in registry.model_names() else "popularity"]
 
 
-def ensure_trained(home: Home, names: Sequence[str], split: str | None = None) -> list[str]:
+def ensure_trained(
+    home: Home,
+    names: Sequence[str],
+    split: str | None = None,
+    settings: Mapping[str, Sequence[str]] | None = None,
+) -> list[str]:
     """The model names to serve (the default rule when empty), each (with its fallback chain)
-    trained first if missing or stale (`persist.ensure_trained`)."""
+    trained first if missing or stale (`persist.ensure_trained`); query-time `settings` are
+    checked before any training (`check_settings`)."""
     names = list(dict.fromkeys(names)) or default_model_names(home, split)
+    check_settings(settings or {}, names)
     persist.ensure_trained(home, names, split)
     return names
 
@@ -198,8 +205,6 @@ class Service:
             check_fits(served, catalog)
         #: Where the models were loaded from (home, split), for hot reload; None when built here.
         self.source: tuple[Home, str | None] | None = None
-        #: Query-time settings per model name, applied again to every reloaded version.
-        self.settings: dict[str, tuple[str, ...]] = {}
         #: Called with the size of every scoring call (the metrics' batch-size histogram).
         self.on_batch: Callable[[int], None] | None = None
         #: Names, JSON fragments and the search index, in the default model's popularity order.
@@ -208,6 +213,11 @@ class Service:
     @property
     def catalog(self) -> Catalog:
         return self.tracks.catalog
+
+    @property
+    def settings(self) -> dict[str, tuple[str, ...]]:
+        """The query-time settings each served model answers with (`serve --set`), by name."""
+        return {name: m.settings for name, m in self.models.items() if m.settings}
 
     @property
     def popularity(self) -> np.ndarray:
@@ -229,7 +239,7 @@ class Service:
         """Load (or train, for the documented default) the models and the catalogue once.
 
         `settings`: query-time settings per served model name (`check_settings`), applied after
-        each load and again after every hot reload."""
+        each load; a hot reload applies the replaced version's again (`ServedModel.settings`)."""
         from spotifier import store
 
         names = list(dict.fromkeys(names)) or default_model_names(home, split)
@@ -252,7 +262,6 @@ class Service:
             )
         service = cls(catalog, served)
         service.source = (home, split)
-        service.settings = settings
         return service
 
     def refreshed_tracks(

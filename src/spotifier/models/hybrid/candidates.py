@@ -207,11 +207,9 @@ def lookup(block: Block, cands: Pool) -> np.ndarray:
     out = np.full(len(cands.items), np.nan, dtype=np.float32)
     if block is None or len(out) == 0:
         return out
-    if isinstance(block, PairScorer):
-        vals = block.at(cands)
-        return np.where(np.isfinite(vals), vals, np.nan).astype(np.float32)
-    if isinstance(block, np.ndarray):
-        vals = block[cands.rows, cands.items].astype(np.float32)
+    if isinstance(block, PairScorer | np.ndarray):
+        pairs = block.at(cands) if isinstance(block, PairScorer) else block[cands.rows, cands.items]
+        vals = np.asarray(pairs, dtype=np.float32)
         return np.where(np.isfinite(vals), vals, np.nan).astype(np.float32)
     workspace = per_thread("scores", block.shape[1], np.float32, np.nan)
     indptr, offsets = block.indptr, cands.offsets
